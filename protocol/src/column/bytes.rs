@@ -1,0 +1,300 @@
+//! Byte values: `String` (VarUInt length + bytes per row), the fixed-size binaries (`FixedString(N)`,
+//! 128/256-bit integers, `IPv6`, `UUID`) and aggregate-function states.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{BinaryViewType, StringViewType};
+use arrow_array::types::{ByteArrayType, GenericStringType};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, GenericByteArray, OffsetSizeTrait,
+    StringArray,
+};
+use arrow_buffer::{ArrowNativeType, Buffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::DataType as ArrowType;
+
+use super::{Decoder, Encoder, aggregate_state};
+use crate::ErrorCode;
+use crate::error::{Error, Result};
+use crate::io::write_var_uint;
+use crate::types::{AggregateFunction, DataType};
+
+/// Calls `row` with the bytes of each row (`None` for NULL) of any Arrow string or binary array.
+pub(crate) fn for_each_bytes(
+    array: &dyn Array,
+    mut row: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
+) -> Result<()> {
+    fn generic<T: ByteArrayType>(
+        array: &GenericByteArray<T>,
+        row: &mut impl FnMut(usize, Option<&[u8]>) -> Result<()>,
+    ) -> Result<()> {
+        let offsets = array.value_offsets();
+        let data = array.value_data();
+        for index in 0..array.len() {
+            if array.is_null(index) {
+                row(index, None)?;
+            } else {
+                let start = offsets[index].as_usize();
+                let end = offsets[index + 1].as_usize();
+                row(index, Some(&data[start..end]))?;
+            }
+        }
+        Ok(())
+    }
+    match array.data_type() {
+        ArrowType::Utf8 => generic(array.as_string::<i32>(), &mut row),
+        ArrowType::LargeUtf8 => generic(array.as_string::<i64>(), &mut row),
+        ArrowType::Binary => generic(array.as_binary::<i32>(), &mut row),
+        ArrowType::LargeBinary => generic(array.as_binary::<i64>(), &mut row),
+        ArrowType::Utf8View => {
+            let view = array.as_byte_view::<StringViewType>();
+            (0..view.len()).try_for_each(|index| {
+                row(
+                    index,
+                    view.is_valid(index).then(|| view.value(index).as_bytes()),
+                )
+            })
+        }
+        ArrowType::BinaryView => {
+            let view = array.as_byte_view::<BinaryViewType>();
+            (0..view.len())
+                .try_for_each(|index| row(index, view.is_valid(index).then(|| view.value(index))))
+        }
+        other => Err(Error::type_mismatch(
+            "String column",
+            "an Arrow string or binary array",
+            other,
+        )),
+    }
+}
+
+pub(super) fn encode_string(enc: &mut Encoder<'_>, array: &dyn Array) -> Result<()> {
+    let out = enc.out();
+    if let Some(strings) = array.as_any().downcast_ref::<StringArray>() {
+        // The common case, without per-row dispatch.
+        out.reserve(strings.value_data().len() + strings.len());
+        let data = strings.value_data();
+        for (index, window) in strings.value_offsets().windows(2).enumerate() {
+            let bytes = if strings.is_null(index) {
+                &[][..]
+            } else {
+                &data[window[0] as usize..window[1] as usize]
+            };
+            write_var_uint(out, bytes.len() as u64);
+            out.extend_from_slice(bytes);
+        }
+        return Ok(());
+    }
+    for_each_bytes(array, |_, bytes| {
+        let bytes = bytes.unwrap_or_default();
+        write_var_uint(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+        Ok(())
+    })
+}
+
+/// Reads `rows` VarUInt-prefixed values into offsets and one data buffer.
+fn read_byte_rows<O: OffsetSizeTrait>(
+    dec: &mut Decoder<'_, '_>,
+    rows: usize,
+    what: &'static str,
+) -> Result<(OffsetBuffer<O>, Buffer)> {
+    let input = dec.input()?;
+    // Each row takes at least its one-byte length: more rows than bytes is corrupt input.
+    if rows > input.remaining() {
+        return Err(Error::UnexpectedEof {
+            what,
+            needed: rows,
+            remaining: input.remaining(),
+        });
+    }
+    let mut offsets: Vec<O> = Vec::with_capacity(rows + 1);
+    offsets.push(O::zero());
+    let mut data = Vec::with_capacity(input.remaining().min(rows.saturating_mul(16)));
+    for _ in 0..rows {
+        let bytes = input.read_bytes(what)?;
+        data.extend_from_slice(bytes);
+        let end = O::from_usize(data.len()).ok_or(Error::TooLarge {
+            what: "bytes in one String column chunk",
+            size: data.len() as u64,
+            max: O::MAX_OFFSET as u64,
+            code: ErrorCode::TOO_LARGE_STRING_SIZE,
+        })?;
+        offsets.push(end);
+    }
+    Ok((
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Buffer::from_vec(data),
+    ))
+}
+
+pub(super) fn decode_string(dec: &mut Decoder<'_, '_>, rows: usize) -> Result<ArrayRef> {
+    let (offsets, data) = read_byte_rows::<i32>(dec, rows, "String column")?;
+    let strings = GenericByteArray::<GenericStringType<i32>>::try_new(offsets, data, None).map_err(|_| {
+        Error::incorrect("String column holds bytes that are not valid UTF-8 (Granary keeps String values as UTF-8 text)")
+    })?;
+    Ok(Arc::new(strings))
+}
+
+/// `AggregateFunction` column: each row's state bytes, concatenated (no length prefix on the wire).
+pub(super) fn encode_states(
+    enc: &mut Encoder<'_>,
+    data_type: &DataType,
+    array: &dyn Array,
+) -> Result<()> {
+    let out = enc.out();
+    for_each_bytes(array, |index, bytes| match bytes {
+        Some(bytes) => {
+            out.extend_from_slice(bytes);
+            Ok(())
+        }
+        None => Err(Error::incorrect(format!(
+            "row {index} of a {data_type} column is NULL, not a state"
+        ))),
+    })
+}
+
+/// Splits the concatenated states of `rows` rows by reading each state's own framing.
+pub(super) fn decode_states(
+    dec: &mut Decoder<'_, '_>,
+    function: &AggregateFunction,
+    rows: usize,
+) -> Result<ArrayRef> {
+    let input = dec.input()?;
+    let mut offsets: Vec<i32> = Vec::with_capacity(rows.min(input.remaining()) + 1);
+    offsets.push(0);
+    let start = input.rest();
+    let mut total = 0usize;
+    for _ in 0..rows {
+        let length = aggregate_state::state_length(function, input.rest())?;
+        input.take(length, "aggregate function state")?;
+        total += length;
+        offsets.push(i32::try_from(total).map_err(|_| Error::TooLarge {
+            what: "bytes of aggregate states in one column chunk",
+            size: total as u64,
+            max: i32::MAX as u64,
+            code: ErrorCode::TOO_LARGE_STRING_SIZE,
+        })?);
+    }
+    let data = Buffer::from_slice_ref(&start[..total]);
+    let states = BinaryArray::try_new(OffsetBuffer::new(ScalarBuffer::from(offsets)), data, None)?;
+    Ok(Arc::new(states))
+}
+
+fn fixed_binary<'a>(
+    data_type: &DataType,
+    array: &'a dyn Array,
+    width: usize,
+) -> Result<&'a FixedSizeBinaryArray> {
+    match array.as_any().downcast_ref::<FixedSizeBinaryArray>() {
+        Some(binary) if binary.value_length() as usize == width => Ok(binary),
+        _ => Err(Error::type_mismatch(
+            format!("column of type {data_type}"),
+            format!("Arrow FixedSizeBinary({width})"),
+            array.data_type(),
+        )),
+    }
+}
+
+/// Writes each row's `width` bytes through `row` (zeros for NULL rows).
+fn write_fixed_rows(
+    out: &mut Vec<u8>,
+    binary: &FixedSizeBinaryArray,
+    width: usize,
+    row: impl Fn(&[u8], &mut Vec<u8>),
+) {
+    out.reserve(binary.len() * width);
+    let zeros = vec![0u8; width];
+    for index in 0..binary.len() {
+        let bytes = if binary.is_null(index) {
+            &zeros[..]
+        } else {
+            binary.value(index)
+        };
+        row(bytes, out);
+    }
+}
+
+pub(super) fn encode_fixed_binary(
+    enc: &mut Encoder<'_>,
+    data_type: &DataType,
+    array: &dyn Array,
+) -> Result<()> {
+    let width = data_type.fixed_width().unwrap_or_default();
+    let binary = fixed_binary(data_type, array, width)?;
+    let out = enc.out();
+    if binary.null_count() == 0 {
+        let start = binary.offset() * width;
+        out.extend_from_slice(&binary.value_data()[start..start + binary.len() * width]);
+        return Ok(());
+    }
+    write_fixed_rows(out, binary, width, |bytes, out| {
+        out.extend_from_slice(bytes)
+    });
+    Ok(())
+}
+
+/// `FixedString(N)` from `FixedSizeBinary(N)`, or from strings of at most N bytes (zero-padded, as
+/// ClickHouse pads them).
+pub(super) fn encode_fixed_string(
+    enc: &mut Encoder<'_>,
+    width: usize,
+    array: &dyn Array,
+) -> Result<()> {
+    if let ArrowType::FixedSizeBinary(_) = array.data_type() {
+        return encode_fixed_binary(enc, &DataType::FixedString(width), array);
+    }
+    let out = enc.out();
+    for_each_bytes(array, |_, bytes| {
+        let bytes = bytes.unwrap_or_default();
+        if bytes.len() > width {
+            return Err(Error::TooLarge {
+                what: "bytes of a value for FixedString",
+                size: bytes.len() as u64,
+                max: width as u64,
+                code: ErrorCode::TOO_LARGE_STRING_SIZE,
+            });
+        }
+        out.extend_from_slice(bytes);
+        out.resize(out.len() + width - bytes.len(), 0);
+        Ok(())
+    })
+}
+
+pub(super) fn decode_fixed_binary(
+    dec: &mut Decoder<'_, '_>,
+    data_type: &DataType,
+    rows: usize,
+) -> Result<ArrayRef> {
+    let width = data_type.fixed_width().unwrap_or_default();
+    let bytes = dec
+        .input()?
+        .take_items(rows, width, "fixed-size binary column")?;
+    let binary = FixedSizeBinaryArray::try_new(width as i32, Buffer::from_slice_ref(bytes), None)?;
+    Ok(Arc::new(binary))
+}
+
+/// UUID: Arrow holds the RFC 4122 (text-order) bytes; the wire holds each 8-byte half reversed.
+fn swap_uuid_halves(bytes: &[u8], out: &mut Vec<u8>) {
+    out.extend(bytes[..8].iter().rev());
+    out.extend(bytes[8..16].iter().rev());
+}
+
+pub(super) fn encode_uuid(enc: &mut Encoder<'_>, array: &dyn Array) -> Result<()> {
+    let binary = fixed_binary(&DataType::Uuid, array, 16)?;
+    write_fixed_rows(enc.out(), binary, 16, swap_uuid_halves);
+    Ok(())
+}
+
+pub(super) fn decode_uuid(dec: &mut Decoder<'_, '_>, rows: usize) -> Result<ArrayRef> {
+    let bytes = dec.input()?.take_items(rows, 16, "UUID column")?;
+    let mut swapped = Vec::with_capacity(bytes.len());
+    for chunk in bytes.chunks_exact(16) {
+        swap_uuid_halves(chunk, &mut swapped);
+    }
+    Ok(Arc::new(FixedSizeBinaryArray::try_new(
+        16,
+        Buffer::from_vec(swapped),
+        None,
+    )?))
+}

@@ -1,0 +1,124 @@
+//! A reader over a stream of frames that can start at a mark.
+
+use std::io::{self, Read, Seek, SeekFrom};
+
+use super::{CHECKSUM_BYTES, FrameHeader, HEADER_BYTES, Mark, decompress_checked};
+use crate::error::{Error, Result};
+
+/// Decompresses frames from `inner` on demand; `seek` jumps to a [`Mark`].
+#[derive(Debug)]
+pub struct CompressedReader<R> {
+    inner: R,
+    decompressed_bytes_max: usize,
+    frame: Vec<u8>,
+    block: Vec<u8>,
+    position: usize,
+}
+
+impl<R: Read> CompressedReader<R> {
+    /// A reader at the start of `inner`; frames claiming more than `decompressed_bytes_max` are refused.
+    pub fn new(inner: R, decompressed_bytes_max: usize) -> Self {
+        CompressedReader {
+            inner,
+            decompressed_bytes_max,
+            frame: Vec::new(),
+            block: Vec::new(),
+            position: 0,
+        }
+    }
+
+    /// Loads the next frame; `false` at a clean end of the stream.
+    fn next_frame(&mut self) -> Result<bool> {
+        let mut head = [0u8; CHECKSUM_BYTES + HEADER_BYTES];
+        let mut filled = 0;
+        while filled < head.len() {
+            let read = self
+                .inner
+                .read(&mut head[filled..])
+                .map_err(|source| Error::Io {
+                    context: "reading a compressed block",
+                    source,
+                })?;
+            if read == 0 {
+                if filled == 0 {
+                    return Ok(false);
+                }
+                return Err(Error::UnexpectedEof {
+                    what: "compressed block header",
+                    needed: head.len(),
+                    remaining: filled,
+                });
+            }
+            filled += read;
+        }
+        let header = FrameHeader::parse(&head, self.decompressed_bytes_max)?;
+        self.frame.clear();
+        self.frame.extend_from_slice(&head);
+        self.frame.resize(header.frame_bytes(), 0);
+        self.inner
+            .read_exact(&mut self.frame[head.len()..])
+            .map_err(|source| Error::Io {
+                context: "reading a compressed block",
+                source,
+            })?;
+        self.block.clear();
+        self.position = 0;
+        decompress_checked(&self.frame, header, &mut self.block)?;
+        Ok(true)
+    }
+
+    /// The decompressed bytes left in the current frame, loading the next frame when it is used up.
+    pub fn fill(&mut self) -> Result<&[u8]> {
+        while self.position == self.block.len() {
+            if !self.next_frame()? {
+                break;
+            }
+        }
+        Ok(&self.block[self.position..])
+    }
+
+    /// Marks `count` bytes of [`Self::fill`]'s slice as read.
+    pub fn consume(&mut self, count: usize) {
+        self.position = (self.position + count).min(self.block.len());
+    }
+}
+
+impl<R: Read + Seek> CompressedReader<R> {
+    /// Moves to `mark`: the frame at `offset_compressed`, `offset_decompressed` bytes into it.
+    pub fn seek(&mut self, mark: Mark) -> Result<()> {
+        self.inner
+            .seek(SeekFrom::Start(mark.offset_compressed))
+            .map_err(|source| Error::Io {
+                context: "seeking to a mark",
+                source,
+            })?;
+        self.block.clear();
+        self.position = 0;
+        if !self.next_frame()? {
+            if mark.offset_decompressed == 0 {
+                return Ok(());
+            }
+            return Err(Error::incorrect(format!(
+                "mark {mark:?} points past the end of the stream"
+            )));
+        }
+        if mark.offset_decompressed as usize > self.block.len() {
+            return Err(Error::incorrect(format!(
+                "mark {mark:?} points past the end of its {}-byte block",
+                self.block.len()
+            )));
+        }
+        self.position = mark.offset_decompressed as usize;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for CompressedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill().map_err(io::Error::other)?;
+        let count = available.len().min(buf.len());
+        buf[..count].copy_from_slice(&available[..count]);
+        self.consume(count);
+        Ok(count)
+    }
+}

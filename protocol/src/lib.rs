@@ -1,0 +1,34 @@
+//! # granary-protocol
+//!
+//! ClickHouse's data formats, shared by Granary's storage engine, its native-protocol server and the
+//! client the SDKs wrap. Codecs work on byte buffers; nothing here opens a socket or a file.
+//!
+//! - [`types`]: [`DataType`], the ClickHouse type system: parse and print type names exactly, and map
+//!   each type to its Arrow representation (the type name rides in Arrow field metadata).
+//! - [`column`]: ClickHouse's Native column serialization to and from Arrow arrays, for every type,
+//!   in the wire variant (cumulative array offsets, one stream) and the MergeTree variant (per-row
+//!   array sizes, one stream per substream).
+//! - [`block`]: Native blocks (BlockInfo, columns, rows) as Arrow `RecordBatch`es, per revision.
+//! - [`compress`]: ClickHouse's compressed block framing (CityHash128 v1.0.2 checksum, LZ4, ZSTD,
+//!   NONE), a writer that cuts blocks as ClickHouse does and a reader that seeks to marks.
+//! - [`ErrorCode`]: ClickHouse's error codes, used by every Granary crate.
+//!
+//! ```text
+//!   Arrow RecordBatch ──block::encode──▶ Native bytes ──compress::Frame──▶ wire / .bin file
+//!          ▲                                                                     │
+//!          └──────────block::decode◀──── Native bytes ◀──compress::decompress───┘
+//! ```
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod block;
+pub mod column;
+pub mod compress;
+mod error;
+mod error_code;
+pub mod io;
+pub mod types;
+
+pub use error::{Error, Result};
+pub use error_code::ErrorCode;
+pub use types::DataType;

@@ -81,6 +81,11 @@ pub fn checksum(data: &[u8]) -> [u8; 16] {
     bytes
 }
 
+/// CityHash64 v1.0.2 of `data` (what ClickHouse's SQL `cityHash64` returns for one String).
+pub fn city_hash64(data: &[u8]) -> u64 {
+    naive_cityhash::cityhash64(data)
+}
+
 /// Appends one frame holding `data` compressed with `method`.
 pub fn compress_frame(method: Method, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
     if data.len() > FRAME_BYTES_MAX {

@@ -19,7 +19,8 @@ use crate::error::{Error, Result};
 use crate::io::write_var_uint;
 use crate::types::{AggregateFunction, DataType};
 
-/// Calls `row` with the bytes of each row (`None` for NULL) of any Arrow string or binary array.
+/// Calls `row` with the bytes of each row (`None` for a NULL without bytes under it) of any Arrow
+/// string or binary array.
 pub(crate) fn for_each_bytes(
     array: &dyn Array,
     mut row: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
@@ -31,11 +32,11 @@ pub(crate) fn for_each_bytes(
         let offsets = array.value_offsets();
         let data = array.value_data();
         for index in 0..array.len() {
-            if array.is_null(index) {
+            let start = offsets[index].as_usize();
+            let end = offsets[index + 1].as_usize();
+            if array.is_null(index) && start == end {
                 row(index, None)?;
             } else {
-                let start = offsets[index].as_usize();
-                let end = offsets[index + 1].as_usize();
                 row(index, Some(&data[start..end]))?;
             }
         }
@@ -74,12 +75,9 @@ pub(super) fn encode_string(enc: &mut Encoder<'_>, array: &dyn Array) -> Result<
         // The common case, without per-row dispatch.
         out.reserve(strings.value_data().len() + strings.len());
         let data = strings.value_data();
-        for (index, window) in strings.value_offsets().windows(2).enumerate() {
-            let bytes = if strings.is_null(index) {
-                &[][..]
-            } else {
-                &data[window[0] as usize..window[1] as usize]
-            };
+        // Values under NULLs are written as they are, as ClickHouse does.
+        for window in strings.value_offsets().windows(2) {
+            let bytes = &data[window[0] as usize..window[1] as usize];
             write_var_uint(out, bytes.len() as u64);
             out.extend_from_slice(bytes);
         }
@@ -196,7 +194,7 @@ fn fixed_binary<'a>(
     }
 }
 
-/// Writes each row's `width` bytes through `row` (zeros for NULL rows).
+/// Writes each row's `width` bytes through `row` (values under NULLs as they are).
 fn write_fixed_rows(
     out: &mut Vec<u8>,
     binary: &FixedSizeBinaryArray,
@@ -204,13 +202,8 @@ fn write_fixed_rows(
     row: impl Fn(&[u8], &mut Vec<u8>),
 ) {
     out.reserve(binary.len() * width);
-    let zeros = vec![0u8; width];
-    for index in 0..binary.len() {
-        let bytes = if binary.is_null(index) {
-            &zeros[..]
-        } else {
-            binary.value(index)
-        };
+    let start = binary.offset() * width;
+    for bytes in binary.value_data()[start..start + binary.len() * width].chunks_exact(width) {
         row(bytes, out);
     }
 }
@@ -222,15 +215,9 @@ pub(super) fn encode_fixed_binary(
 ) -> Result<()> {
     let width = data_type.fixed_width().unwrap_or_default();
     let binary = fixed_binary(data_type, array, width)?;
-    let out = enc.out();
-    if binary.null_count() == 0 {
-        let start = binary.offset() * width;
-        out.extend_from_slice(&binary.value_data()[start..start + binary.len() * width]);
-        return Ok(());
-    }
-    write_fixed_rows(out, binary, width, |bytes, out| {
-        out.extend_from_slice(bytes)
-    });
+    let start = binary.offset() * width;
+    enc.out()
+        .extend_from_slice(&binary.value_data()[start..start + binary.len() * width]);
     Ok(())
 }
 

@@ -179,22 +179,11 @@ pub(super) fn decode(
     Ok(array)
 }
 
-/// Wire value = Arrow native value: copy the values buffer (zeros where the array has nulls).
+/// Wire value = Arrow native value: copy the values buffer. Values under NULLs are written as they
+/// are, as ClickHouse does (a `Nullable` column keeps whatever its nested column holds there).
 fn same<T: ArrowPrimitiveType>(enc: &mut Encoder<'_>, array: &dyn Array) -> Result<()> {
     let array = downcast::<T>(array)?;
-    let values: &[T::Native] = array.values();
-    let out = enc.out();
-    match array.nulls().filter(|nulls| nulls.null_count() > 0) {
-        None => out.extend_from_slice(values_as_bytes(values)),
-        Some(nulls) => {
-            let zeroed: Vec<T::Native> = values
-                .iter()
-                .zip(nulls.iter())
-                .map(|(value, valid)| if valid { *value } else { T::Native::default() })
-                .collect();
-            out.extend_from_slice(values_as_bytes(&zeroed));
-        }
-    }
+    enc.out().extend_from_slice(values_as_bytes(array.values()));
     Ok(())
 }
 
@@ -204,7 +193,7 @@ fn values_as_bytes<N: ArrowNativeType>(values: &[N]) -> &[u8] {
 }
 
 /// Wire value differs from the Arrow native value; `narrow` returns `None` for a value the wire type
-/// cannot hold (an out-of-range error names it).
+/// cannot hold (an out-of-range error names it; under a NULL the default is written instead).
 fn converted<T, W>(
     enc: &mut Encoder<'_>,
     data_type: &DataType,
@@ -219,13 +208,15 @@ where
     let out = enc.out();
     out.reserve(array.len() * W::WIDTH);
     for (index, value) in array.values().iter().enumerate() {
-        let wire = if array.is_null(index) {
-            W::default()
-        } else {
-            narrow(*value).ok_or_else(|| Error::ValueOutOfRange {
-                value: format!("{value:?}"),
-                type_name: data_type.to_string(),
-            })?
+        let wire = match narrow(*value) {
+            Some(wire) => wire,
+            None if array.is_null(index) => W::default(),
+            None => {
+                return Err(Error::ValueOutOfRange {
+                    value: format!("{value:?}"),
+                    type_name: data_type.to_string(),
+                });
+            }
         };
         wire.write(out);
     }
@@ -296,9 +287,7 @@ fn encode_bool(enc: &mut Encoder<'_>, array: &dyn Array) -> Result<()> {
         .ok_or_else(|| Error::type_mismatch("Bool column", "Arrow Boolean", array.data_type()))?;
     let out = enc.out();
     out.reserve(array.len());
-    for index in 0..array.len() {
-        out.push(u8::from(array.is_valid(index) && array.value(index)));
-    }
+    out.extend(array.values().iter().map(u8::from));
     Ok(())
 }
 

@@ -226,6 +226,9 @@ pub struct Decoder<'s, 'a> {
     source: &'s mut dyn StreamSource<'a>,
     path: Vec<Substream>,
     sizes: ArraySizes,
+    /// While decoding the values of a `Nullable`, which rows are valid: values under NULLs may be
+    /// anything (an enum value that is no item, say) and must not fail the column.
+    pub(crate) valid_rows: Option<arrow_buffer::BooleanBuffer>,
 }
 
 impl std::fmt::Debug for Decoder<'_, '_> {
@@ -244,6 +247,7 @@ impl<'s, 'a> Decoder<'s, 'a> {
             source,
             path: Vec::new(),
             sizes,
+            valid_rows: None,
         }
     }
 

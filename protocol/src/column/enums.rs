@@ -56,6 +56,8 @@ pub(super) fn encode<V: EnumValue>(
         .iter()
         .map(|(name, value)| (name.as_bytes(), *value))
         .collect();
+    // Under a NULL ClickHouse writes the enum's default: its first item.
+    let null_value = items.first().map(|(_, value)| *value).unwrap_or_default();
     let mut values: Vec<V> = Vec::with_capacity(array.len());
     match array.data_type() {
         ArrowType::Dictionary(_, _) => {
@@ -76,7 +78,7 @@ pub(super) fn encode<V: EnumValue>(
             let keys_valid = dictionary.keys().logical_nulls();
             for (row, key) in dictionary.normalized_keys().into_iter().enumerate() {
                 if keys_valid.as_ref().is_some_and(|nulls| nulls.is_null(row)) {
-                    values.push(V::default());
+                    values.push(null_value);
                     continue;
                 }
                 match entries.get(key) {
@@ -105,7 +107,7 @@ pub(super) fn encode<V: EnumValue>(
             };
             for value in raw {
                 let Some(value) = value else {
-                    values.push(V::default());
+                    values.push(null_value);
                     continue;
                 };
                 match items.iter().find(|(_, item)| (*item).into() == value) {
@@ -119,7 +121,7 @@ pub(super) fn encode<V: EnumValue>(
                 Some(name) => by_name.get(name).copied().ok_or_else(|| {
                     unknown_element(data_type, format!("'{}'", String::from_utf8_lossy(name)))
                 })?,
-                None => V::default(),
+                None => null_value,
             });
             Ok(())
         })?,
@@ -144,12 +146,25 @@ pub(super) fn decode<V: EnumValue>(
         .map(|(index, (_, value))| (*value, index))
         .collect();
     let mut keys = Vec::with_capacity(rows);
-    for chunk in bytes.chunks_exact(V::WIDTH) {
+    for (row, chunk) in bytes.chunks_exact(V::WIDTH).enumerate() {
         let value = V::read(chunk);
-        let index = position
-            .get(&value)
-            .ok_or_else(|| Error::incorrect(format!("value {value} is not an item of the enum")))?;
-        keys.push(V::key(*index));
+        let index = match position.get(&value) {
+            Some(index) => *index,
+            // Under a NULL of a Nullable enum any value may stand.
+            None if dec
+                .valid_rows
+                .as_ref()
+                .is_some_and(|valid| !valid.value(row)) =>
+            {
+                0
+            }
+            None => {
+                return Err(Error::incorrect(format!(
+                    "value {value} is not an item of the enum"
+                )));
+            }
+        };
+        keys.push(V::key(index));
     }
     let names = StringArray::from_iter_values(items.iter().map(|(name, _)| name.as_str()));
     let keys = PrimitiveArray::<V::Key>::from_iter_values(keys);

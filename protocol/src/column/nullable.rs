@@ -30,7 +30,10 @@ pub(super) fn decode<'a>(
         dec.input().and_then(|input| input.take(rows, "null map"))
     })?;
     let valid = BooleanBuffer::collect_bool(rows, |index| map[index] == 0);
-    let values = dec.decode(inner, rows)?;
+    dec.valid_rows = Some(valid.clone());
+    let values = dec.decode(inner, rows);
+    dec.valid_rows = None;
+    let values = values?;
     if valid.count_set_bits() == rows {
         return Ok(values);
     }

@@ -129,6 +129,11 @@ pub fn value_at(data_type: &DataType, array: &ArrayRef, row: usize) -> Value {
             let key = array.as_dictionary::<Int16Type>().keys().value(row);
             json!(items[key as usize].1)
         }
+        DataType::LowCardinality(inner)
+            if !matches!(array.data_type(), arrow_schema::DataType::Dictionary(..)) =>
+        {
+            value_at(inner, array, row)
+        }
         DataType::LowCardinality(inner) => {
             let dictionary = array.as_dictionary::<Int32Type>();
             if dictionary.keys().is_null(row) {

@@ -7,8 +7,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{BinaryViewType, StringViewType};
 use arrow_array::types::{ByteArrayType, GenericStringType};
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, GenericByteArray, OffsetSizeTrait,
-    StringArray,
+    Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, GenericByteArray, StringArray,
 };
 use arrow_buffer::{ArrowNativeType, Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::DataType as ArrowType;
@@ -91,35 +90,76 @@ pub(super) fn encode_string(enc: &mut Encoder<'_>, array: &dyn Array) -> Result<
     })
 }
 
-/// Reads `rows` VarUInt-prefixed values into offsets and one data buffer.
-fn read_byte_rows<O: OffsetSizeTrait>(
+/// Reads a VarUInt at `position` of `bytes`, advancing it; `None` when truncated or longer than 10 bytes.
+#[inline]
+fn var_uint_at(bytes: &[u8], position: &mut usize) -> Option<u64> {
+    let first = *bytes.get(*position)?;
+    if first < 0x80 {
+        *position += 1;
+        return Some(u64::from(first));
+    }
+    let mut value = 0u64;
+    for index in 0..crate::io::VAR_UINT_BYTES_MAX {
+        let byte = *bytes.get(*position + index)?;
+        value |= u64::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            *position += index + 1;
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// Reads `rows` VarUInt-prefixed values into Arrow offsets and one data buffer: a first pass over
+/// the lengths sizes everything exactly, a second copies the bytes.
+fn read_byte_rows(
     dec: &mut Decoder<'_, '_>,
     rows: usize,
     what: &'static str,
-) -> Result<(OffsetBuffer<O>, Buffer)> {
+) -> Result<(OffsetBuffer<i32>, Buffer)> {
     let input = dec.input()?;
+    let source = input.rest();
+    let truncated = |position: usize| Error::UnexpectedEof {
+        what,
+        needed: position + 1,
+        remaining: source.len(),
+    };
     // Each row takes at least its one-byte length: more rows than bytes is corrupt input.
-    if rows > input.remaining() {
-        return Err(Error::UnexpectedEof {
-            what,
-            needed: rows,
-            remaining: input.remaining(),
-        });
+    if rows > source.len() {
+        return Err(truncated(rows));
     }
-    let mut offsets: Vec<O> = Vec::with_capacity(rows + 1);
-    offsets.push(O::zero());
-    let mut data = Vec::with_capacity(input.remaining().min(rows.saturating_mul(16)));
+    let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
+    offsets.push(0);
+    let mut position = 0usize;
+    let mut total = 0usize;
     for _ in 0..rows {
-        let bytes = input.read_bytes(what)?;
-        data.extend_from_slice(bytes);
-        let end = O::from_usize(data.len()).ok_or(Error::TooLarge {
+        let length = var_uint_at(source, &mut position).ok_or_else(|| truncated(position))?;
+        if length > (source.len() - position) as u64 {
+            return Err(truncated(source.len()));
+        }
+        position += length as usize;
+        total += length as usize;
+        let end = i32::try_from(total).map_err(|_| Error::TooLarge {
             what: "bytes in one String column chunk",
-            size: data.len() as u64,
-            max: O::MAX_OFFSET as u64,
+            size: total as u64,
+            max: i32::MAX as u64,
             code: ErrorCode::TOO_LARGE_STRING_SIZE,
         })?;
         offsets.push(end);
     }
+    let mut data = Vec::with_capacity(total);
+    let mut position = 0usize;
+    for window in offsets.windows(2) {
+        let length = (window[1] - window[0]) as usize;
+        if var_uint_at(source, &mut position).is_none() {
+            return Err(Error::Logical(
+                "a String length read in the first pass is gone".into(),
+            ));
+        }
+        data.extend_from_slice(&source[position..position + length]);
+        position += length;
+    }
+    input.take(position, what)?;
     Ok((
         OffsetBuffer::new(ScalarBuffer::from(offsets)),
         Buffer::from_vec(data),
@@ -127,7 +167,7 @@ fn read_byte_rows<O: OffsetSizeTrait>(
 }
 
 pub(super) fn decode_string(dec: &mut Decoder<'_, '_>, rows: usize) -> Result<ArrayRef> {
-    let (offsets, data) = read_byte_rows::<i32>(dec, rows, "String column")?;
+    let (offsets, data) = read_byte_rows(dec, rows, "String column")?;
     let strings = GenericByteArray::<GenericStringType<i32>>::try_new(offsets, data, None).map_err(|_| {
         Error::incorrect("String column holds bytes that are not valid UTF-8 (Granary keeps String values as UTF-8 text)")
     })?;

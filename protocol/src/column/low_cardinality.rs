@@ -94,6 +94,45 @@ fn index_width_code(key_count: usize) -> u64 {
     }
 }
 
+/// The distinct candidates of a column and, per row, which candidate it holds: a dictionary's
+/// values and keys, or a plain array's rows themselves.
+struct Candidates {
+    values: ArrayRef,
+    /// Per row, the candidate index; `None` for plain arrays, where it is the row itself.
+    keys: Option<Vec<usize>>,
+    nulls: Option<NullBuffer>,
+}
+
+impl Candidates {
+    fn of(array: &dyn Array) -> Result<Candidates> {
+        let candidates = match array.data_type() {
+            ArrowType::Dictionary(_, _) => {
+                let dictionary = array.as_any_dictionary();
+                Candidates {
+                    values: dictionary.values().clone(),
+                    keys: Some(dictionary.normalized_keys()),
+                    nulls: dictionary.keys().logical_nulls(),
+                }
+            }
+            _ => Candidates {
+                values: make_array(array.to_data()),
+                keys: None,
+                nulls: array.logical_nulls(),
+            },
+        };
+        let values = match candidates.values.data_type() {
+            ArrowType::Utf8View | ArrowType::BinaryView => {
+                view_to_binary(candidates.values.as_ref())?
+            }
+            _ => candidates.values,
+        };
+        Ok(Candidates {
+            values,
+            ..candidates
+        })
+    }
+}
+
 pub(super) fn encode(enc: &mut Encoder<'_>, inner: &DataType, array: &dyn Array) -> Result<()> {
     let rows = array.len();
     if rows == 0 {
@@ -102,32 +141,8 @@ pub(super) fn encode(enc: &mut Encoder<'_>, inner: &DataType, array: &dyn Array)
     let nullable = inner.is_nullable();
     let key_type = inner.strip_nullable();
     let key_arrow = key_type.to_arrow();
-
-    // The distinct candidates (`values`) and, per row, which candidate it holds (None = NULL).
-    let (values, row_entries): (ArrayRef, Vec<Option<usize>>) = match array.data_type() {
-        ArrowType::Dictionary(_, _) => {
-            let dictionary = array.as_any_dictionary();
-            let nulls = dictionary.keys().logical_nulls();
-            let entries = dictionary
-                .normalized_keys()
-                .into_iter()
-                .enumerate()
-                .map(|(row, key)| (!nulls.as_ref().is_some_and(|n| n.is_null(row))).then_some(key))
-                .collect();
-            (dictionary.values().clone(), entries)
-        }
-        _ => {
-            let nulls = array.logical_nulls();
-            let entries = (0..rows)
-                .map(|row| (!nulls.as_ref().is_some_and(|n| n.is_null(row))).then_some(row))
-                .collect();
-            (make_array(array.to_data()), entries)
-        }
-    };
-    let values = match values.data_type() {
-        ArrowType::Utf8View | ArrowType::BinaryView => view_to_binary(values.as_ref())?,
-        _ => values,
-    };
+    let candidates = Candidates::of(array)?;
+    let values = &candidates.values;
     let byte_like = matches!(key_type, DataType::String);
     let compatible = values.data_type() == &key_arrow
         || (byte_like
@@ -143,32 +158,55 @@ pub(super) fn encode(enc: &mut Encoder<'_>, inner: &DataType, array: &dyn Array)
         ));
     }
 
+    // ClickHouse's layout: the default value first (after the NULL slot of a nullable dictionary),
+    // then each distinct value in the order rows first use it.
     let data = values.to_data();
     let entries = entry_bytes(&data)?;
     let default_count: u32 = if nullable { 2 } else { 1 };
+    let null_index = if nullable { 0 } else { default_count - 1 };
     let default_bytes = vec![0u8; key_type.fixed_width().unwrap_or(0)];
     let mut positions: HashMap<&[u8], u32> = HashMap::new();
     positions.insert(&default_bytes, default_count - 1);
     let mut selected: Vec<u32> = Vec::new();
     let mut memo: Vec<u32> = vec![u32::MAX; entries.len()];
-    let mut indexes: Vec<u64> = Vec::with_capacity(rows);
-    for entry in row_entries {
-        let index = match entry {
-            None if nullable => 0,
-            None => default_count - 1,
-            Some(entry) if memo[entry] != u32::MAX => memo[entry],
-            Some(entry) => {
-                let next = default_count + selected.len() as u32;
-                let index = *positions.entry(entries[entry]).or_insert_with(|| {
-                    selected.push(entry as u32);
-                    next
-                });
-                memo[entry] = index;
-                index
-            }
-        };
-        indexes.push(u64::from(index));
-    }
+    let mut index_of = |entry: usize| -> u32 {
+        if memo[entry] == u32::MAX {
+            let next = default_count + selected.len() as u32;
+            memo[entry] = *positions.entry(entries[entry]).or_insert_with(|| {
+                selected.push(entry as u32);
+                next
+            });
+        }
+        memo[entry]
+    };
+    let is_null = |row: usize| {
+        candidates
+            .nulls
+            .as_ref()
+            .is_some_and(|nulls| nulls.is_null(row))
+    };
+    let indexes: Vec<u32> = match &candidates.keys {
+        Some(keys) => keys
+            .iter()
+            .enumerate()
+            .map(|(row, key)| {
+                if is_null(row) {
+                    null_index
+                } else {
+                    index_of(*key)
+                }
+            })
+            .collect(),
+        None => (0..rows)
+            .map(|row| {
+                if is_null(row) {
+                    null_index
+                } else {
+                    index_of(row)
+                }
+            })
+            .collect(),
+    };
 
     let key_count = default_count as usize + selected.len();
     let width_code = index_width_code(key_count);
@@ -185,10 +223,60 @@ pub(super) fn encode(enc: &mut Encoder<'_>, inner: &DataType, array: &dyn Array)
     enc.encode(key_type, chosen.as_ref())?;
     let out = enc.out();
     out.extend_from_slice(&(rows as u64).to_le_bytes());
-    let width = 1usize << width_code;
-    out.reserve(rows * width);
-    for index in indexes {
-        out.extend_from_slice(&index.to_le_bytes()[..width]);
+    match width_code {
+        0 => write_indexes::<1>(out, &indexes),
+        1 => write_indexes::<2>(out, &indexes),
+        2 => write_indexes::<4>(out, &indexes),
+        _ => write_indexes::<8>(out, &indexes),
+    }
+    Ok(())
+}
+
+/// Appends each index as a `W`-byte little-endian integer.
+fn write_indexes<const W: usize>(out: &mut Vec<u8>, indexes: &[u32]) {
+    let start = out.len();
+    out.resize(start + indexes.len() * W, 0);
+    for (bytes, index) in out[start..].chunks_exact_mut(W).zip(indexes) {
+        bytes.copy_from_slice(&u64::from(*index).to_le_bytes()[..W]);
+    }
+}
+
+/// Reads `W`-byte indexes, checks each against `key_count`, and appends `key_base + index` to `keys`
+/// (and, for a nullable dictionary, whether the row is valid: index 0 is NULL).
+fn read_indexes<const W: usize>(
+    bytes: &[u8],
+    key_count: usize,
+    key_base: usize,
+    keys: &mut Vec<i32>,
+    valid: Option<&mut Vec<bool>>,
+) -> Result<()> {
+    let base = i32::try_from(key_base)
+        .ok()
+        .filter(|base| base.checked_add(key_count as i32).is_some());
+    let (Some(base), Ok(key_count)) = (base, u64::try_from(key_count)) else {
+        return Err(Error::TooLarge {
+            what: "LowCardinality keys in one column chunk",
+            size: (key_base + key_count) as u64,
+            max: i32::MAX as u64,
+            code: ErrorCode::TOO_LARGE_ARRAY_SIZE,
+        });
+    };
+    let start = keys.len();
+    let mut largest = 0u64;
+    keys.extend(bytes.chunks_exact(W).map(|chunk| {
+        let mut word = [0u8; 8];
+        word[..W].copy_from_slice(chunk);
+        let index = u64::from_le_bytes(word);
+        largest = largest.max(index);
+        base.wrapping_add(index as i32)
+    }));
+    if largest >= key_count {
+        return Err(Error::incorrect(format!(
+            "LowCardinality index {largest} past {key_count} keys"
+        )));
+    }
+    if let Some(valid) = valid {
+        valid.extend(keys[start..].iter().map(|key| *key != base));
     }
     Ok(())
 }
@@ -209,11 +297,7 @@ pub(super) fn decode(dec: &mut Decoder<'_, '_>, inner: &DataType, rows: usize) -
     let mut key_columns: Vec<ArrayRef> = Vec::new();
     let mut keys: Vec<i32> = Vec::with_capacity(rows);
     // In a nullable dictionary index 0 of each chunk stands for NULL.
-    let mut valid: Vec<bool> = if nullable {
-        Vec::with_capacity(rows)
-    } else {
-        Vec::new()
-    };
+    let mut valid: Vec<bool> = Vec::with_capacity(if nullable { rows } else { 0 });
     let mut key_base = 0usize;
     while keys.len() < rows {
         let input = dec.input()?;
@@ -259,25 +343,12 @@ pub(super) fn decode(dec: &mut Decoder<'_, '_>, inner: &DataType, rows: usize) -
         }
         let width = 1usize << width_code;
         let bytes = input.take_items(index_count as usize, width, "LowCardinality indexes")?;
-        for chunk in bytes.chunks_exact(width) {
-            let mut word = [0u8; 8];
-            word[..width].copy_from_slice(chunk);
-            let index = u64::from_le_bytes(word);
-            if index >= key_count as u64 {
-                return Err(Error::incorrect(format!(
-                    "LowCardinality index {index} past {key_count} keys"
-                )));
-            }
-            let key = i32::try_from(key_base + index as usize).map_err(|_| Error::TooLarge {
-                what: "LowCardinality keys in one column chunk",
-                size: (key_base + index as usize) as u64,
-                max: i32::MAX as u64,
-                code: ErrorCode::TOO_LARGE_ARRAY_SIZE,
-            })?;
-            keys.push(key);
-            if nullable {
-                valid.push(index != 0);
-            }
+        let valid = nullable.then_some(&mut valid);
+        match width {
+            1 => read_indexes::<1>(bytes, key_count, key_base, &mut keys, valid)?,
+            2 => read_indexes::<2>(bytes, key_count, key_base, &mut keys, valid)?,
+            4 => read_indexes::<4>(bytes, key_count, key_base, &mut keys, valid)?,
+            _ => read_indexes::<8>(bytes, key_count, key_base, &mut keys, valid)?,
         }
         key_base += key_count;
     }

@@ -87,6 +87,18 @@ pub fn city_hash64(data: &[u8]) -> u64 {
 }
 
 /// Appends one frame holding `data` compressed with `method`.
+///
+/// ```
+/// use granary_protocol::{compress, io::Cursor};
+///
+/// let mut frame = Vec::new();
+/// compress::compress_frame(compress::Method::Lz4, b"hello hello hello", &mut frame)?;
+/// assert_eq!(frame[16], 0x82);
+/// let mut block = Vec::new();
+/// compress::decompress_frame(&mut Cursor::new(&frame), 1 << 20, &mut block)?;
+/// assert_eq!(block, b"hello hello hello");
+/// # Ok::<(), granary_protocol::Error>(())
+/// ```
 pub fn compress_frame(method: Method, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
     if data.len() > FRAME_BYTES_MAX {
         return Err(Error::TooLarge {

@@ -19,6 +19,24 @@
 //!          └──────────block::decode◀──── Native bytes ◀──compress::decompress───┘
 //! ```
 
+//!
+//! A column round trip through the Native format:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow_array::{ArrayRef, StringArray};
+//! use granary_protocol::{DataType, column, io::Cursor};
+//!
+//! let data_type = DataType::parse("LowCardinality(String)")?;
+//! let values: ArrayRef = Arc::new(StringArray::from(vec!["red", "green", "red", ""]));
+//! let mut bytes = Vec::new();
+//! column::write_native(&data_type, values.as_ref(), &mut bytes)?;
+//! let decoded = column::read_native(&data_type, 4, &mut Cursor::new(&bytes))?;
+//! assert_eq!(decoded.len(), 4);
+//! assert_eq!(data_type.to_string(), "LowCardinality(String)");
+//! # Ok::<(), granary_protocol::Error>(())
+//! ```
+
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod block;

@@ -194,24 +194,35 @@ impl DataType {
         )
     }
 
-    /// Whether `LowCardinality(self)` is a valid type: strings, numbers, dates, UUID, IPs, or
-    /// `Nullable` of those.
+    /// Whether `LowCardinality(self)` is a valid type: numbers, strings, dates, `DateTime`, UUID and
+    /// IPs, or `Nullable` of those (ClickHouse refuses decimals, enums and `DateTime64`; it allows
+    /// `Bool` only with a setting, which Granary does not offer).
     pub fn can_be_inside_low_cardinality(&self) -> bool {
-        match self {
-            DataType::Nullable(inner) => inner.can_be_inside_low_cardinality(),
-            DataType::String
-            | DataType::FixedString(_)
-            | DataType::Date
-            | DataType::Date32
-            | DataType::DateTime(_)
-            | DataType::Uuid
-            | DataType::IPv4
-            | DataType::IPv6 => true,
-            other => {
-                other.fixed_width().is_some()
-                    && !matches!(other, DataType::Bool | DataType::Nothing)
-            }
-        }
+        matches!(
+            self.strip_nullable(),
+            DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+                | DataType::UInt64
+                | DataType::UInt128
+                | DataType::UInt256
+                | DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::Int128
+                | DataType::Int256
+                | DataType::Float32
+                | DataType::Float64
+                | DataType::String
+                | DataType::FixedString(_)
+                | DataType::Date
+                | DataType::Date32
+                | DataType::DateTime(_)
+                | DataType::Uuid
+                | DataType::IPv4
+                | DataType::IPv6
+        )
     }
 
     /// Bytes per row for types whose values all have one size (numbers, dates, decimals, UUID, ...).

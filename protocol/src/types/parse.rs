@@ -883,6 +883,18 @@ mod tests {
                 "LowCardinality(Array(UInt8))",
                 ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,
             ),
+            (
+                "LowCardinality(Decimal(9, 2))",
+                ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,
+            ),
+            (
+                "LowCardinality(Enum8('a' = 1))",
+                ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,
+            ),
+            (
+                "LowCardinality(DateTime64(3))",
+                ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,
+            ),
             ("Decimal(77, 2)", ErrorCode::ARGUMENT_OUT_OF_BOUND),
             ("Decimal(9, 10)", ErrorCode::ARGUMENT_OUT_OF_BOUND),
             ("Decimal(0, 0)", ErrorCode::ARGUMENT_OUT_OF_BOUND),

@@ -6,6 +6,11 @@ CARGO ?= cargo
 # Two cores on the development and CI machines.
 export CARGO_BUILD_JOBS ?= 2
 
+# Real ClickHouse (chDB) for the tests that check Granary's parts against it.
+VENV := .venv
+CHDB_VERSION := 4.4.0
+CHDB_STAMP := $(VENV)/.chdb-$(CHDB_VERSION)
+
 .PHONY: test fmt-check clippy unit-tests bench run
 
 test: fmt-check clippy unit-tests
@@ -16,8 +21,13 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-unit-tests:
-	$(CARGO) test --workspace --locked
+unit-tests: $(CHDB_STAMP)
+	GRANARY_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace --locked
+
+$(CHDB_STAMP):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check chdb==$(CHDB_VERSION)
+	touch $@
 
 # Codec throughput next to memcpy (criterion); numbers land in target/criterion.
 bench:

@@ -79,6 +79,58 @@ pub fn stream_file_name(column: &str, path: &[Substream]) -> String {
     name
 }
 
+/// Every substream path of a column of `data_type`, in the order ClickHouse enumerates them (null
+/// map before values, sizes before elements, dictionary before indexes). A Wide part has one `.bin`
+/// and one `.mrk2` per path.
+pub fn substream_paths(data_type: &DataType) -> Vec<Vec<Substream>> {
+    fn walk(data_type: &DataType, path: &mut Vec<Substream>, paths: &mut Vec<Vec<Substream>>) {
+        match data_type {
+            DataType::Nullable(inner) => {
+                paths.push([path.as_slice(), &[Substream::NullMap]].concat());
+                walk(inner, path, paths);
+            }
+            DataType::LowCardinality(_) => {
+                paths.push([path.as_slice(), &[Substream::DictionaryKeys]].concat());
+                paths.push(path.clone());
+            }
+            DataType::Array(inner) => {
+                paths.push([path.as_slice(), &[Substream::ArraySizes]].concat());
+                path.push(Substream::ArrayElements);
+                walk(inner, path, paths);
+                path.pop();
+            }
+            DataType::Map(key, value) => {
+                paths.push([path.as_slice(), &[Substream::ArraySizes]].concat());
+                path.push(Substream::ArrayElements);
+                walk_element(path, "keys", key, paths);
+                walk_element(path, "values", value, paths);
+                path.pop();
+            }
+            DataType::Tuple(elements) => {
+                for (index, element) in elements.iter().enumerate() {
+                    let name = crate::types::tuple_element_name(element, index);
+                    walk_element(path, &name, &element.data_type, paths);
+                }
+            }
+            DataType::SimpleAggregateFunction(_, inner) => walk(inner, path, paths),
+            _ => paths.push(path.clone()),
+        }
+    }
+    fn walk_element(
+        path: &mut Vec<Substream>,
+        name: &str,
+        data_type: &DataType,
+        paths: &mut Vec<Vec<Substream>>,
+    ) {
+        path.push(Substream::TupleElement(name.to_string()));
+        walk(data_type, path, paths);
+        path.pop();
+    }
+    let mut paths = Vec::new();
+    walk(data_type, &mut Vec::new(), &mut paths);
+    paths
+}
+
 /// ClickHouse's `escapeForFileName`: every byte outside `[A-Za-z0-9_]` becomes `%XX` (upper-case hex).
 pub fn escape_for_file_name(name: &str) -> String {
     let mut escaped = String::with_capacity(name.len());
@@ -388,5 +440,32 @@ mod tests {
             "m%2Ekeys"
         );
         assert_eq!(escape_for_file_name("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn substreams_are_enumerated_in_clickhouse_order() {
+        let names = |type_name: &str| -> Vec<String> {
+            let data_type = DataType::parse(type_name).unwrap();
+            substream_paths(&data_type)
+                .iter()
+                .map(|path| stream_file_name("c", path))
+                .collect()
+        };
+        assert_eq!(names("UInt8"), ["c"]);
+        assert_eq!(names("Nullable(UInt32)"), ["c.null", "c"]);
+        assert_eq!(names("Array(String)"), ["c.size0", "c"]);
+        assert_eq!(
+            names("Array(Array(Nullable(UInt8)))"),
+            ["c.size0", "c.size1", "c.null", "c"]
+        );
+        assert_eq!(names("LowCardinality(Nullable(String))"), ["c.dict", "c"]);
+        assert_eq!(
+            names("Map(String, UInt64)"),
+            ["c.size0", "c%2Ekeys", "c%2Evalues"]
+        );
+        assert_eq!(
+            names("Tuple(a UInt8, b Array(String))"),
+            ["c%2Ea", "c%2Eb.size0", "c%2Eb"]
+        );
     }
 }

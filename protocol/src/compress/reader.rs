@@ -13,6 +13,10 @@ pub struct CompressedReader<R> {
     frame: Vec<u8>,
     block: Vec<u8>,
     position: usize,
+    /// Offset in the compressed stream of the frame now in `block`.
+    block_offset: u64,
+    /// Offset in the compressed stream of the next frame.
+    next_offset: u64,
 }
 
 impl<R: Read> CompressedReader<R> {
@@ -24,6 +28,8 @@ impl<R: Read> CompressedReader<R> {
             frame: Vec::new(),
             block: Vec::new(),
             position: 0,
+            block_offset: 0,
+            next_offset: 0,
         }
     }
 
@@ -64,6 +70,8 @@ impl<R: Read> CompressedReader<R> {
         self.block.clear();
         self.position = 0;
         decompress_checked(&self.frame, header, &mut self.block)?;
+        self.block_offset = self.next_offset;
+        self.next_offset += header.frame_bytes() as u64;
         Ok(true)
     }
 
@@ -94,6 +102,8 @@ impl<R: Read + Seek> CompressedReader<R> {
             })?;
         self.block.clear();
         self.position = 0;
+        self.next_offset = mark.offset_compressed;
+        self.block_offset = mark.offset_compressed;
         if !self.next_frame()? {
             if mark.offset_decompressed == 0 {
                 return Ok(());
@@ -110,6 +120,41 @@ impl<R: Read + Seek> CompressedReader<R> {
         }
         self.position = mark.offset_decompressed as usize;
         Ok(())
+    }
+}
+
+impl<R: Read> CompressedReader<R> {
+    /// Appends the decompressed bytes from the current position up to `end` (a later mark of the
+    /// same stream) to `out`, leaving the reader at `end`.
+    pub fn read_to_mark(&mut self, end: Mark, out: &mut Vec<u8>) -> Result<()> {
+        loop {
+            if self.block_offset == end.offset_compressed && !self.block.is_empty() {
+                let stop = end.offset_decompressed as usize;
+                if stop < self.position || stop > self.block.len() {
+                    return Err(Error::incorrect(format!(
+                        "mark {end:?} is behind the read position or past its block"
+                    )));
+                }
+                out.extend_from_slice(&self.block[self.position..stop]);
+                self.position = stop;
+                return Ok(());
+            }
+            if self.block_offset > end.offset_compressed {
+                return Err(Error::incorrect(format!(
+                    "mark {end:?} lies before the read position"
+                )));
+            }
+            out.extend_from_slice(&self.block[self.position..]);
+            self.position = self.block.len();
+            if self.next_offset == end.offset_compressed && end.offset_decompressed == 0 {
+                return Ok(()); // the end of the last frame before `end`
+            }
+            if !self.next_frame()? {
+                return Err(Error::incorrect(format!(
+                    "mark {end:?} points past the end of the stream"
+                )));
+            }
+        }
     }
 }
 

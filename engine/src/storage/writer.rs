@@ -1,0 +1,364 @@
+//! Writes one Wide part from a sorted block: every column's substreams into `.bin` files cut into
+//! granules with `.mrk2` marks, the primary index, the small metadata files and `checksums.txt`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use granary_protocol::DataType;
+use granary_protocol::column::{
+    ArraySizes, Encoder, StreamSink, Substream, stream_file_name, substream_paths,
+};
+use granary_protocol::compress::{BlockSizes, CompressedWriter, Method};
+
+use super::checksums::{Checksums, FileChecksum, HashingWriter, file_hash};
+use super::fs::{sync_path, write_file_synced};
+use super::marks::{Mark, check_marks, write_marks};
+use super::primary_index::serialize_binary;
+use crate::error::{Error, Result};
+
+/// A column as a part stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartColumn {
+    /// The column name.
+    pub name: String,
+    /// The ClickHouse type.
+    pub data_type: DataType,
+    /// The compression of its streams (`CODEC(...)`, or the table default).
+    pub codec: Method,
+}
+
+/// Part-writing settings (ClickHouse's MergeTree settings of the same names).
+#[derive(Debug, Clone)]
+pub struct PartWriter {
+    /// `index_granularity`: most rows per granule.
+    pub index_granularity: usize,
+    /// `index_granularity_bytes`: granules shrink so that one holds about this many bytes (0 = off).
+    pub index_granularity_bytes: usize,
+    /// `min/max_compress_block_size`.
+    pub block_sizes: BlockSizes,
+    /// The codec recorded in `default_compression_codec.txt`.
+    pub default_codec: Method,
+}
+
+impl Default for PartWriter {
+    fn default() -> Self {
+        PartWriter {
+            index_granularity: 8192,
+            index_granularity_bytes: 10 * 1024 * 1024,
+            block_sizes: BlockSizes::default(),
+            default_codec: Method::Lz4,
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct WrittenPart {
+    /// Rows in the part.
+    pub rows: u64,
+    /// Marks per stream, the final mark included.
+    pub marks: usize,
+    /// Bytes of every file of the part.
+    pub bytes_on_disk: u64,
+    /// The entries written to `checksums.txt`.
+    pub checksums: Checksums,
+}
+
+/// The `CODEC(...)` text of a method.
+pub fn codec_text(method: Method) -> String {
+    match method {
+        Method::None => "CODEC(NONE)".into(),
+        Method::Lz4 => "CODEC(LZ4)".into(),
+        Method::Zstd(level) => format!("CODEC(ZSTD({level}))"),
+    }
+}
+
+/// Buffers for one granule's substreams, by path.
+#[derive(Default)]
+struct GranuleStreams(HashMap<Vec<Substream>, Vec<u8>>);
+
+impl StreamSink for GranuleStreams {
+    fn stream(&mut self, path: &[Substream]) -> &mut Vec<u8> {
+        self.0.entry(path.to_vec()).or_default()
+    }
+}
+
+/// One `.bin` file being written, with the hash of what goes in before compression.
+struct StreamFile {
+    path: Vec<Substream>,
+    name: String,
+    writer: CompressedWriter<HashingWriter<BufWriter<File>>>,
+    uncompressed: HashingWriter<()>,
+    marks: Vec<Mark>,
+}
+
+impl StreamFile {
+    fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        self.uncompressed.update(bytes);
+        Ok(self.writer.write(bytes)?)
+    }
+
+    fn mark(&mut self, rows: u64) -> Result<()> {
+        let position = self.writer.mark()?;
+        self.marks.push(Mark {
+            offset_compressed: position.offset_compressed,
+            offset_decompressed: position.offset_decompressed,
+            rows,
+        });
+        Ok(())
+    }
+}
+
+impl PartWriter {
+    /// Rows per granule for a block, as ClickHouse's adaptive granularity computes them.
+    pub fn granule_rows(&self, rows: usize, bytes: usize) -> usize {
+        let granule = match self.index_granularity_bytes {
+            0 => self.index_granularity,
+            limit if bytes >= limit => rows / (bytes / limit),
+            limit => limit / (bytes / rows.max(1)).max(1),
+        };
+        granule.clamp(1, self.index_granularity.max(1))
+    }
+
+    /// Writes `batch` (already sorted by the key) as a part into the existing, empty directory `dir`.
+    /// `primary_key` lists the batch columns of the primary key, in key order.
+    pub fn write(
+        &self,
+        dir: &Path,
+        columns: &[PartColumn],
+        batch: &RecordBatch,
+        primary_key: &[usize],
+    ) -> Result<WrittenPart> {
+        let part = dir.display().to_string();
+        let rows = batch.num_rows();
+        if rows == 0 || batch.num_columns() != columns.len() {
+            return Err(Error::Logical(format!(
+                "part {part}: cannot write {rows} rows of {} columns as {} columns",
+                batch.num_columns(),
+                columns.len()
+            )));
+        }
+        let granule = self.granule_rows(rows, batch.get_array_memory_size());
+        let granule_starts: Vec<usize> = (0..rows).step_by(granule).collect();
+        let mut checksums = Checksums::default();
+
+        for (column, array) in columns.iter().zip(batch.columns()) {
+            let marks =
+                self.write_column(dir, column, array, &granule_starts, granule, &mut checksums)?;
+            debug_assert_eq!(marks, granule_starts.len() + 1);
+        }
+
+        let mut index = Vec::new();
+        for row in granule_starts.iter().copied().chain([rows - 1]) {
+            for key in primary_key {
+                serialize_binary(
+                    &columns[*key].data_type,
+                    batch.column(*key),
+                    row,
+                    &mut index,
+                )?;
+            }
+        }
+        if !primary_key.is_empty() {
+            self.write_listed(dir, "primary.idx", &index, &mut checksums)?;
+        }
+        self.write_listed(
+            dir,
+            "count.txt",
+            rows.to_string().as_bytes(),
+            &mut checksums,
+        )?;
+        write_file_synced(&dir.join("columns.txt"), columns_txt(columns).as_bytes())?;
+        write_file_synced(
+            &dir.join("default_compression_codec.txt"),
+            codec_text(self.default_codec).as_bytes(),
+        )?;
+        let checksums_bytes = checksums.to_bytes()?;
+        write_file_synced(&dir.join("checksums.txt"), &checksums_bytes)?;
+        sync_path(dir)?;
+
+        let listed: u64 = checksums.files.values().map(|entry| entry.file_size).sum();
+        let unlisted = checksums_bytes.len()
+            + columns_txt(columns).len()
+            + codec_text(self.default_codec).len();
+        Ok(WrittenPart {
+            rows: rows as u64,
+            marks: granule_starts.len() + 1,
+            bytes_on_disk: listed + unlisted as u64,
+            checksums,
+        })
+    }
+
+    fn write_listed(
+        &self,
+        dir: &Path,
+        name: &str,
+        bytes: &[u8],
+        checksums: &mut Checksums,
+    ) -> Result<()> {
+        write_file_synced(&dir.join(name), bytes)?;
+        checksums.files.insert(
+            name.to_string(),
+            FileChecksum {
+                file_size: bytes.len() as u64,
+                file_hash: file_hash(bytes),
+                uncompressed: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Writes every substream of one column; returns the number of marks per stream.
+    fn write_column(
+        &self,
+        dir: &Path,
+        column: &PartColumn,
+        array: &ArrayRef,
+        granule_starts: &[usize],
+        granule: usize,
+        checksums: &mut Checksums,
+    ) -> Result<usize> {
+        let mut files = Vec::new();
+        for path in substream_paths(&column.data_type) {
+            let name = stream_file_name(&column.name, &path);
+            let file_path = dir.join(format!("{name}.bin"));
+            let file = File::create(&file_path).map_err(|e| Error::io("create", &file_path, e))?;
+            let writer = CompressedWriter::new(
+                HashingWriter::new(BufWriter::new(file)),
+                column.codec,
+                self.block_sizes,
+            );
+            files.push(StreamFile {
+                path,
+                name,
+                writer,
+                uncompressed: HashingWriter::new(()),
+                marks: Vec::new(),
+            });
+        }
+
+        let mut prefix = GranuleStreams::default();
+        Encoder::new(&mut prefix, ArraySizes::Sizes).encode_prefix(&column.data_type);
+        route(prefix, &mut files)?;
+        for start in granule_starts {
+            let rows = granule.min(array.len() - start);
+            for file in files.iter_mut() {
+                file.mark(rows as u64)?;
+            }
+            let mut streams = GranuleStreams::default();
+            Encoder::new(&mut streams, ArraySizes::Sizes)
+                .encode(&column.data_type, array.slice(*start, rows).as_ref())?;
+            route(streams, &mut files)?;
+        }
+
+        let mut marks = 0;
+        for mut file in files {
+            file.mark(0)?;
+            check_marks(
+                &dir.display().to_string(),
+                &file.name,
+                array.len() as u64,
+                &file.marks,
+            )?;
+            marks = file.marks.len();
+            let hashing = file.writer.finish()?;
+            let (file_size, hash) = (hashing.bytes(), hashing.hash());
+            let bin_path = dir.join(format!("{}.bin", file.name));
+            let mut buffered = hashing.into_inner();
+            buffered
+                .flush()
+                .map_err(|e| Error::io("write", &bin_path, e))?;
+            let inner = buffered
+                .into_inner()
+                .map_err(|e| Error::io("write", &bin_path, e.into_error()))?;
+            inner
+                .sync_all()
+                .map_err(|e| Error::io("fsync", &bin_path, e))?;
+            checksums.files.insert(
+                format!("{}.bin", file.name),
+                FileChecksum {
+                    file_size,
+                    file_hash: hash,
+                    uncompressed: Some((file.uncompressed.bytes(), file.uncompressed.hash())),
+                },
+            );
+            self.write_listed(
+                dir,
+                &format!("{}.mrk2", file.name),
+                &write_marks(&file.marks),
+                checksums,
+            )?;
+        }
+        Ok(marks)
+    }
+}
+
+/// Appends each substream buffer of a granule to its file.
+fn route(streams: GranuleStreams, files: &mut [StreamFile]) -> Result<()> {
+    for file in files.iter_mut() {
+        if let Some(bytes) = streams.0.get(&file.path) {
+            file.append(bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// `columns.txt`: the version line, the count, then one back-quoted name and type per line.
+pub fn columns_txt(columns: &[PartColumn]) -> String {
+    let mut text = format!("columns format version: 1\n{} columns:\n", columns.len());
+    for column in columns {
+        text.push_str(&format!(
+            "`{}` {}\n",
+            column.name.replace('`', "``"),
+            column.data_type
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adaptive_granularity_follows_clickhouse() {
+        let writer = PartWriter::default();
+        // Narrow rows: full 8192-row granules.
+        assert_eq!(writer.granule_rows(100_000, 800_000), 8192);
+        // 1 KiB rows: 10 MiB / 1 KiB = 10240, capped at 8192; 4 KiB rows: 2560.
+        assert_eq!(writer.granule_rows(1000, 4_096_000), 2560);
+        // A block past 10 MiB: rows / (bytes / 10 MiB).
+        assert_eq!(writer.granule_rows(1000, 100 * 1024 * 1024), 100);
+        // Huge rows never make empty granules.
+        assert_eq!(writer.granule_rows(2, 1 << 30), 1);
+        let fixed = PartWriter {
+            index_granularity_bytes: 0,
+            index_granularity: 3,
+            ..PartWriter::default()
+        };
+        assert_eq!(fixed.granule_rows(10, 1 << 30), 3);
+    }
+
+    #[test]
+    fn columns_txt_has_clickhouse_layout() {
+        let columns = [
+            PartColumn {
+                name: "LOSHIPMODE".into(),
+                data_type: DataType::parse("LowCardinality(String)").unwrap(),
+                codec: Method::Lz4,
+            },
+            PartColumn {
+                name: "a`b".into(),
+                data_type: DataType::UInt8,
+                codec: Method::Lz4,
+            },
+        ];
+        assert_eq!(
+            columns_txt(&columns),
+            "columns format version: 1\n2 columns:\n`LOSHIPMODE` LowCardinality(String)\n`a``b` UInt8\n"
+        );
+    }
+}

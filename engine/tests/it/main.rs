@@ -1,0 +1,4 @@
+//! Integration tests of granary-engine.
+
+mod clickhouse;
+mod parts;

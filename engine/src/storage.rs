@@ -12,6 +12,7 @@ mod checksums;
 pub mod fs;
 mod marks;
 mod part;
+pub mod partition;
 mod primary_index;
 mod reader;
 mod writer;

@@ -113,3 +113,9 @@ impl Error {
         }
     }
 }
+
+impl From<arrow_schema::ArrowError> for Error {
+    fn from(error: arrow_schema::ArrowError) -> Self {
+        Error::Protocol(granary_protocol::Error::Arrow(error))
+    }
+}

@@ -15,6 +15,7 @@ mod part;
 pub mod partition;
 mod primary_index;
 mod reader;
+pub mod table;
 mod writer;
 
 pub use checksums::{Checksums, FileChecksum, HashingWriter};
@@ -22,4 +23,4 @@ pub use marks::Mark;
 pub use part::PartInfo;
 pub use primary_index::{deserialize_binary, serialize_binary};
 pub use reader::DataPart;
-pub use writer::{PartColumn, PartWriter, WrittenPart};
+pub use writer::{PartColumn, PartPartition, PartWriter, WrittenPart, min_max_rows};

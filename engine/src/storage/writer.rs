@@ -7,9 +7,11 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_row::{RowConverter, SortField};
 use granary_protocol::DataType;
 use granary_protocol::column::{
-    ArraySizes, Encoder, StreamSink, Substream, stream_file_name, substream_paths,
+    ArraySizes, Encoder, StreamSink, Substream, escape_for_file_name, stream_file_name,
+    substream_paths,
 };
 use granary_protocol::compress::{BlockSizes, CompressedWriter, Method};
 
@@ -131,6 +133,7 @@ impl PartWriter {
         columns: &[PartColumn],
         batch: &RecordBatch,
         primary_key: &[usize],
+        partition: Option<&PartPartition>,
     ) -> Result<WrittenPart> {
         let part = dir.display().to_string();
         let rows = batch.num_rows();
@@ -164,6 +167,25 @@ impl PartWriter {
         }
         if !primary_key.is_empty() {
             self.write_listed(dir, "primary.idx", &index, &mut checksums)?;
+        }
+        if let Some(partition) = partition {
+            let mut value = Vec::new();
+            for (data_type, array) in &partition.key {
+                serialize_binary(data_type, array, 0, &mut value)?;
+            }
+            self.write_listed(dir, "partition.dat", &value, &mut checksums)?;
+            for column in &partition.minmax_columns {
+                let (data_type, array) = (&columns[*column].data_type, batch.column(*column));
+                let (min, max) = min_max_rows(data_type, array)?;
+                let mut bounds = Vec::new();
+                serialize_binary(data_type, array, min, &mut bounds)?;
+                serialize_binary(data_type, array, max, &mut bounds)?;
+                let name = format!(
+                    "minmax_{}.idx",
+                    escape_for_file_name(&columns[*column].name)
+                );
+                self.write_listed(dir, &name, &bounds, &mut checksums)?;
+            }
         }
         self.write_listed(
             dir,
@@ -294,6 +316,43 @@ impl PartWriter {
         }
         Ok(marks)
     }
+}
+
+/// What a partitioned part records about its partition.
+#[derive(Debug, Clone)]
+pub struct PartPartition {
+    /// The partition-key value (one-row arrays, in key order), written to `partition.dat`.
+    pub key: Vec<(DataType, ArrayRef)>,
+    /// The batch columns the partition expression reads; each gets a `minmax_<column>.idx`.
+    pub minmax_columns: Vec<usize>,
+}
+
+/// The rows holding the smallest and the largest value of a column (NULLs sort last).
+pub fn min_max_rows(data_type: &DataType, array: &ArrayRef) -> Result<(usize, usize)> {
+    let options = arrow_schema::SortOptions {
+        descending: false,
+        nulls_first: false,
+    };
+    let converter = RowConverter::new(vec![SortField::new_with_options(
+        array.data_type().clone(),
+        options,
+    )])?;
+    let rows = converter.convert_columns(std::slice::from_ref(array))?;
+    if rows.num_rows() == 0 {
+        return Err(Error::Logical(format!(
+            "min/max of an empty {data_type} column"
+        )));
+    }
+    let (mut min, mut max) = (0, 0);
+    for row in 1..rows.num_rows() {
+        if rows.row(row) < rows.row(min) {
+            min = row;
+        }
+        if rows.row(row) > rows.row(max) {
+            max = row;
+        }
+    }
+    Ok((min, max))
 }
 
 /// Appends each substream buffer of a granule to its file.

@@ -192,7 +192,9 @@ fn clickhouse_attaches_checks_and_reads_a_granary_part() {
         },
         ..PartWriter::default()
     };
-    let written = writer.write(&part_dir, &columns, &batch, &[0]).unwrap();
+    let written = writer
+        .write(&part_dir, &columns, &batch, &[0], None)
+        .unwrap();
 
     let definition: Vec<String> = columns
         .iter()

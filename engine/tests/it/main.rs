@@ -1,4 +1,6 @@
 //! Integration tests of granary-engine.
 
 mod clickhouse;
+mod crash;
 mod parts;
+mod table;

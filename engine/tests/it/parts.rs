@@ -38,7 +38,7 @@ fn write(
 ) -> DataPart {
     std::fs::create_dir_all(dir).unwrap();
     writer
-        .write(dir, columns, &batch(columns, arrays), key)
+        .write(dir, columns, &batch(columns, arrays), key, None)
         .unwrap();
     DataPart::open(dir).unwrap()
 }
@@ -354,7 +354,7 @@ fn damaged_parts_are_refused_with_the_right_code() {
     let dir = root.path().join("not_a_part");
     std::fs::create_dir(&dir).unwrap();
     PartWriter::default()
-        .write(&dir, &columns, &batch(&columns, arrays()), &[0])
+        .write(&dir, &columns, &batch(&columns, arrays()), &[0], None)
         .unwrap();
     assert_eq!(
         DataPart::open(&dir).unwrap_err().code(),

@@ -1,0 +1,107 @@
+//! A writer killed (SIGKILL) at arbitrary points of an insert loses no acknowledged insert, leaves
+//! nothing torn visible, and the table opens.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use granary_engine::storage::table::TableData;
+
+use crate::table::{layout, rows, yyyymm};
+
+const CHILD_DIR: &str = "GRANARY_CRASH_TEST_TABLE_DIR";
+const ROWS_PER_INSERT: u32 = 500;
+
+/// In the child: insert blocks forever, announcing each acknowledged one on stdout.
+fn run_child(dir: &str) -> ! {
+    let table = TableData::open(std::path::Path::new(dir), layout(true)).unwrap();
+    let start = table.snapshot().unwrap().rows() as u32 / ROWS_PER_INSERT;
+    for insert in start.. {
+        let batch = rows(insert * ROWS_PER_INSERT, ROWS_PER_INSERT);
+        table.insert(&batch, &yyyymm(&batch)).unwrap();
+        // The parent reads the acknowledgements from stdout.
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "acked {insert}").unwrap();
+        stdout.flush().unwrap();
+    }
+    unreachable!()
+}
+
+#[test]
+fn killed_writers_lose_no_acknowledged_insert() {
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        run_child(&dir);
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    let mut acknowledged: Vec<u32> = Vec::new();
+    for round in 0..6u64 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "crash::killed_writers_lose_no_acknowledged_insert",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_DIR, &dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let wanted = 2 + round as usize * 3;
+        let mut seen = 0;
+        while seen < wanted {
+            let line = lines
+                .next()
+                .expect("the writer died before it was killed")
+                .unwrap();
+            if let Some(insert) = line.strip_prefix("acked ") {
+                acknowledged.push(insert.parse().unwrap());
+                seen += 1;
+            }
+        }
+        // Kill at a different point of the next insert each round.
+        std::thread::sleep(Duration::from_micros(round * 700));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for line in lines.map_while(Result::ok) {
+            if let Some(insert) = line.strip_prefix("acked ") {
+                acknowledged.push(insert.parse().unwrap());
+            }
+        }
+
+        let table = TableData::open(&dir, layout(true)).unwrap();
+        let mut present = std::collections::BTreeMap::<u32, u32>::new();
+        for part in &table.snapshot().unwrap().parts {
+            part.verify_checksums().unwrap();
+            let strings = part.read_column("s", 0..part.granule_count()).unwrap();
+            for value in strings.as_string::<i32>().iter() {
+                let row: u32 = value.unwrap().strip_prefix("row").unwrap().parse().unwrap();
+                *present.entry(row / ROWS_PER_INSERT).or_default() += 1;
+            }
+        }
+        for insert in &acknowledged {
+            assert_eq!(
+                present.get(insert),
+                Some(&ROWS_PER_INSERT),
+                "round {round}: acknowledged insert {insert} is whole"
+            );
+        }
+        for (insert, count) in &present {
+            assert_eq!(
+                *count, ROWS_PER_INSERT,
+                "round {round}: insert {insert} is torn"
+            );
+        }
+        assert!(
+            std::fs::read_dir(&dir).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("tmp_"))
+        );
+    }
+    assert!(acknowledged.len() >= 50);
+}

@@ -1,0 +1,245 @@
+//! A table's data directory: inserts become parts, partitions split them, a reopen finds them, and
+//! startup cleans up what a crash left.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use arrow_array::*;
+use arrow_schema::{Field, Schema};
+use granary_engine::storage::table::{TableData, TableLayout};
+use granary_engine::storage::{PartColumn, PartWriter};
+use granary_protocol::DataType;
+use granary_protocol::compress::Method;
+
+/// `(d Date, k UInt64, s String) PARTITION BY toYYYYMM(d) ORDER BY (k, d)`, or unpartitioned.
+pub fn layout(partitioned: bool) -> TableLayout {
+    let column = |name: &str, type_name: &str| PartColumn {
+        name: name.into(),
+        data_type: DataType::parse(type_name).unwrap(),
+        codec: Method::Lz4,
+    };
+    TableLayout {
+        columns: vec![
+            column("d", "Date"),
+            column("k", "UInt64"),
+            column("s", "String"),
+        ],
+        sorting_key: vec![1, 0],
+        primary_key_len: 2,
+        partition_key_types: if partitioned {
+            vec![DataType::UInt32]
+        } else {
+            vec![]
+        },
+        minmax_columns: if partitioned { vec![0] } else { vec![] },
+        writer: PartWriter {
+            index_granularity: 100,
+            ..PartWriter::default()
+        },
+    }
+}
+
+/// Rows `first..first + count`: day `first + i` (from 2022-03-01), key `(first + i) * 7 % 1000`.
+pub fn rows(first: u32, count: u32) -> RecordBatch {
+    let days: Vec<i32> = (first..first + count)
+        .map(|i| 19_052 + (i % 60) as i32)
+        .collect();
+    let schema = Schema::new(vec![
+        Field::new("d", arrow_schema::DataType::Date32, false),
+        Field::new("k", arrow_schema::DataType::UInt64, false),
+        Field::new("s", arrow_schema::DataType::Utf8, false),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(Date32Array::from(days)),
+            Arc::new(UInt64Array::from_iter_values(
+                (first..first + count).map(|i| u64::from(i) * 7 % 1000),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                (first..first + count).map(|i| format!("row{i}")),
+            )),
+        ],
+    )
+    .unwrap()
+}
+
+/// toYYYYMM of the `d` column, as the SQL layer will compute it.
+pub fn yyyymm(batch: &RecordBatch) -> Vec<ArrayRef> {
+    let days = batch
+        .column(0)
+        .as_primitive::<arrow_array::types::Date32Type>();
+    let months = days.values().iter().map(|day| {
+        if *day < 19_052 + 31 {
+            202203u32
+        } else if *day < 19_052 + 61 {
+            202204
+        } else {
+            202205
+        }
+    });
+    vec![Arc::new(UInt32Array::from_iter_values(months))]
+}
+
+fn all_strings(table: &TableData) -> Vec<String> {
+    let snapshot = table.snapshot().unwrap();
+    let mut values = Vec::new();
+    for part in &snapshot.parts {
+        let column = part.read_column("s", 0..part.granule_count()).unwrap();
+        values.extend(
+            column
+                .as_string::<i32>()
+                .iter()
+                .map(|value| value.unwrap().to_string()),
+        );
+    }
+    values.sort();
+    values
+}
+
+#[test]
+fn inserts_survive_a_reopen_and_keep_counting_blocks() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    {
+        let table = TableData::open(&dir, layout(false)).unwrap();
+        assert_eq!(
+            table.insert(&rows(0, 250), &[]).unwrap()[0].to_string(),
+            "all_1_1_0"
+        );
+        assert_eq!(
+            table.insert(&rows(250, 10), &[]).unwrap()[0].to_string(),
+            "all_2_2_0"
+        );
+    }
+    let table = TableData::open(&dir, layout(false)).unwrap();
+    let snapshot = table.snapshot().unwrap();
+    assert_eq!(snapshot.parts.len(), 2);
+    assert_eq!(snapshot.rows(), 260);
+    assert_eq!(
+        table.insert(&rows(260, 1), &[]).unwrap()[0].to_string(),
+        "all_3_3_0"
+    );
+    assert_eq!(
+        snapshot.parts.len(),
+        2,
+        "a snapshot does not see later inserts"
+    );
+    assert_eq!(table.snapshot().unwrap().parts.len(), 3);
+    assert_eq!(all_strings(&table).len(), 261);
+}
+
+#[test]
+fn parts_are_sorted_by_the_key_and_split_by_partition() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    let table = TableData::open(&dir, layout(true)).unwrap();
+    let batch = rows(0, 90);
+    let names: Vec<String> = table
+        .insert(&batch, &yyyymm(&batch))
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(names, ["202203_1_1_0", "202204_2_2_0"]);
+    let part_dir = dir.join("202203_1_1_0");
+    assert_eq!(
+        std::fs::read(part_dir.join("partition.dat")).unwrap(),
+        202203u32.to_le_bytes()
+    );
+    let minmax = std::fs::read(part_dir.join("minmax_d.idx")).unwrap();
+    assert_eq!(
+        minmax,
+        [19_052u16.to_le_bytes(), (19_052u16 + 30).to_le_bytes()].concat()
+    );
+    for part in &table.snapshot().unwrap().parts {
+        let keys = part.read_column("k", 0..part.granule_count()).unwrap();
+        let keys = keys.as_primitive::<UInt64Type>().values();
+        assert!(
+            keys.windows(2).all(|w| w[0] <= w[1]),
+            "{} is sorted by k",
+            part.name()
+        );
+        part.verify_checksums().unwrap();
+    }
+    assert_eq!(all_strings(&table).len(), 90);
+    let index = table.snapshot().unwrap().parts[0]
+        .read_primary_index(&[DataType::UInt64, DataType::Date])
+        .unwrap();
+    assert_eq!(
+        index[0].as_primitive::<UInt64Type>().value(0),
+        0,
+        "the first granule starts at the smallest key"
+    );
+    let partition = std::fs::read(dir.join("202204_2_2_0").join("partition.dat")).unwrap();
+    assert_eq!(u32::from_le_bytes(partition.try_into().unwrap()), 202204);
+}
+
+#[test]
+fn equal_keys_keep_their_insert_order() {
+    let root = tempfile::tempdir().unwrap();
+    let table = TableData::open(&root.path().join("t"), layout(false)).unwrap();
+    // k = i * 7 % 1000 repeats every 1000 rows: rows 0 and 1000 have the same key.
+    table.insert(&rows(0, 2000), &[]).unwrap();
+    let part = table.snapshot().unwrap().parts[0].clone();
+    let strings = part.read_column("s", 0..part.granule_count()).unwrap();
+    let strings = strings.as_string::<i32>();
+    let first = strings.iter().position(|s| s == Some("row0")).unwrap();
+    let second = strings.iter().position(|s| s == Some("row1000")).unwrap();
+    assert!(
+        first < second,
+        "the earlier row of an equal key stays first"
+    );
+}
+
+#[test]
+fn startup_removes_leftovers_detaches_broken_parts_and_drops_covered_ones() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    {
+        let table = TableData::open(&dir, layout(false)).unwrap();
+        for first in [0, 10, 20] {
+            table.insert(&rows(first, 10), &[]).unwrap();
+        }
+    }
+    // A crash mid-insert leaves a temporary directory.
+    std::fs::create_dir(dir.join("tmp_insert_all_9_9_0")).unwrap();
+    std::fs::write(dir.join("tmp_insert_all_9_9_0").join("k.bin"), b"torn").unwrap();
+    // A damaged part.
+    let bin = dir.join("all_2_2_0").join("s.bin");
+    let bytes = std::fs::read(&bin).unwrap();
+    std::fs::write(&bin, &bytes[..bytes.len() / 2]).unwrap();
+    // A merged part that covers all_1_1_0 and all_3_3_0's range.
+    copy_dir(&dir.join("all_1_1_0"), &dir.join("all_1_3_1"));
+
+    let table = TableData::open(&dir, layout(false)).unwrap();
+    let names: Vec<String> = table
+        .snapshot()
+        .unwrap()
+        .parts
+        .iter()
+        .map(|part| part.name())
+        .collect();
+    assert_eq!(names, ["all_1_3_1"]);
+    assert!(!dir.join("tmp_insert_all_9_9_0").exists());
+    assert!(
+        dir.join("detached")
+            .join("broken-on-start_all_2_2_0")
+            .is_dir()
+    );
+    assert!(!dir.join("all_1_1_0").exists() && !dir.join("all_3_3_0").exists());
+    assert_eq!(
+        table.insert(&rows(30, 1), &[]).unwrap()[0].to_string(),
+        "all_4_4_0"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}

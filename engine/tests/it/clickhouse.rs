@@ -1,7 +1,7 @@
 //! Real ClickHouse (chDB, installed by `make test` into `.venv`) attaches a part Granary wrote,
 //! passes `CHECK TABLE` on it, and reads back exactly the rows Granary wrote.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use arrow_array::types::{Int8Type, Int32Type};
 use arrow_array::*;
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType as ArrowType, Field, Schema};
+use granary_engine::storage::table::TableData;
 use granary_engine::storage::{PartColumn, PartWriter};
 use granary_protocol::DataType;
 use granary_protocol::block::decode_block;
@@ -28,6 +29,81 @@ fn python() -> PathBuf {
         python.display()
     );
     python
+}
+
+/// Runs `clickhouse_attach.py`: a chDB table with these columns and keys, the parts attached.
+fn attach(
+    root: &Path,
+    columns: &str,
+    order_by: &str,
+    partition_by: &str,
+    native: &Path,
+    parts: &[PathBuf],
+) -> serde_json::Value {
+    let output = Command::new(python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/clickhouse_attach.py"
+        ))
+        .arg(root.join("session"))
+        .arg(columns)
+        .arg(order_by)
+        .arg(partition_by)
+        .arg(native)
+        .args(parts)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "chDB failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(output.stdout.trim_ascii()).unwrap()
+}
+
+/// A partitioned table's parts: ClickHouse recomputes each partition id from `partition.dat` and
+/// refuses a part whose name disagrees, and reads the min/max index.
+#[test]
+fn clickhouse_attaches_partitioned_parts_with_their_partition_ids() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    let table = TableData::open(&dir, crate::table::layout(true)).unwrap();
+    let batch = crate::table::rows(0, 3000);
+    let names = table.insert(&batch, &crate::table::yyyymm(&batch)).unwrap();
+    assert_eq!(names.len(), 2);
+    let parts: Vec<PathBuf> = names
+        .iter()
+        .map(|name| dir.join(name.to_string()))
+        .collect();
+    let native = root.path().join("dump.native");
+    let report = attach(
+        root.path(),
+        "d Date, k UInt64, s String",
+        "(k, d)",
+        "toYYYYMM(d)",
+        &native,
+        &parts,
+    );
+    assert_eq!(report["check"], "1", "{report}");
+    let expected: Vec<serde_json::Value> = table
+        .snapshot()
+        .unwrap()
+        .parts
+        .iter()
+        .map(|part| serde_json::json!([part.name(), part.rows, part.granule_count() + 1]))
+        .collect();
+    assert_eq!(
+        report["parts"],
+        serde_json::Value::Array(expected),
+        "{report}"
+    );
+    let dump = std::fs::read(&native).unwrap();
+    let mut cursor = Cursor::new(&dump);
+    let mut rows = 0;
+    while !cursor.is_empty() {
+        rows += decode_block(&mut cursor, 0).unwrap().batch.num_rows();
+    }
+    assert_eq!(rows, 3000);
 }
 
 #[test]
@@ -204,24 +280,14 @@ fn clickhouse_attaches_checks_and_reads_a_granary_part() {
         })
         .collect();
     let native_path = root.path().join("dump.native");
-    let output = Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/clickhouse_attach.py"
-        ))
-        .arg(root.path().join("session"))
-        .arg(&part_dir)
-        .arg(definition.join(", "))
-        .arg("k")
-        .arg(&native_path)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "chDB failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let report = attach(
+        root.path(),
+        &definition.join(", "),
+        "k",
+        "",
+        &native_path,
+        &[part_dir],
     );
-    let report: serde_json::Value = serde_json::from_slice(output.stdout.trim_ascii()).unwrap();
     assert_eq!(
         report["check"], "1",
         "CHECK TABLE on the attached part: {report}"

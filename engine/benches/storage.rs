@@ -1,0 +1,163 @@
+//! Part-layer throughput: inserting 100k-row blocks of 10 mixed columns (sort, encode, compress,
+//! write, fsync, publish) and scanning every column of the parts back.
+//! Run: `cargo bench -p granary-engine --bench storage`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use arrow_array::*;
+use arrow_schema::{Field, Schema};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use granary_engine::storage::table::{TableData, TableLayout};
+use granary_engine::storage::{PartColumn, PartWriter};
+use granary_protocol::DataType;
+use granary_protocol::compress::Method;
+
+const ROWS: usize = 100_000;
+
+const COLUMNS: [(&str, &str); 10] = [
+    ("event_date", "Date"),
+    ("event_time", "DateTime"),
+    ("user_id", "UInt64"),
+    ("counter_id", "UInt32"),
+    ("url", "String"),
+    ("title", "String"),
+    ("region", "LowCardinality(String)"),
+    ("duration", "Float64"),
+    ("referer", "Nullable(String)"),
+    ("is_mobile", "UInt8"),
+];
+
+fn block(seed: u64) -> RecordBatch {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut values =
+        |f: &mut dyn FnMut(u64) -> u64| (0..ROWS).map(|_| f(next())).collect::<Vec<u64>>();
+    let numbers = values(&mut |v| v);
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(Date32Array::from_iter_values(
+            numbers.iter().map(|v| 19_000 + (v % 30) as i32),
+        )),
+        Arc::new(TimestampSecondArray::from_iter_values(
+            numbers
+                .iter()
+                .map(|v| 1_640_000_000 + (v % 2_592_000) as i64),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            numbers.iter().map(|v| v >> 20),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            numbers.iter().map(|v| (v % 1000) as u32),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            numbers
+                .iter()
+                .map(|v| format!("https://example.com/{}/{}", v % 5000, v % 97)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            numbers.iter().map(|v| format!("Title {}", v % 20_000)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            numbers.iter().map(|v| format!("region-{}", v % 200)),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            numbers.iter().map(|v| (v % 100_000) as f64 / 10.0),
+        )),
+        Arc::new(StringArray::from_iter(
+            numbers
+                .iter()
+                .map(|v| (v % 3 == 0).then(|| format!("ref{}", v % 1000))),
+        )),
+        Arc::new(UInt8Array::from_iter_values(
+            numbers.iter().map(|v| (v % 2) as u8),
+        )),
+    ];
+    let fields: Vec<Field> = COLUMNS
+        .iter()
+        .zip(&arrays)
+        .map(|((name, _), a)| Field::new(*name, a.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
+}
+
+fn layout() -> TableLayout {
+    TableLayout {
+        columns: COLUMNS
+            .iter()
+            .map(|(name, type_name)| PartColumn {
+                name: name.to_string(),
+                data_type: DataType::parse(type_name).unwrap(),
+                codec: Method::Lz4,
+            })
+            .collect(),
+        sorting_key: vec![3, 0, 2],
+        primary_key_len: 3,
+        partition_key_types: vec![],
+        minmax_columns: vec![],
+        writer: PartWriter::default(),
+    }
+}
+
+fn storage(c: &mut Criterion) {
+    let root = tempfile::tempdir().unwrap();
+    let table = TableData::open(&root.path().join("hits"), layout()).unwrap();
+    let blocks: Vec<RecordBatch> = (1..=4).map(block).collect();
+    let bytes: usize = blocks[0]
+        .columns()
+        .iter()
+        .map(|c| c.get_buffer_memory_size())
+        .sum();
+    eprintln!(
+        "one block: {ROWS} rows, {:.1} MB in Arrow",
+        bytes as f64 / 1e6
+    );
+
+    let mut group = c.benchmark_group("insert");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(ROWS as u64));
+    let mut next = 0;
+    group.bench_function("100k rows x 10 columns", |b| {
+        b.iter(|| {
+            next += 1;
+            table
+                .insert(black_box(&blocks[next % blocks.len()]), &[])
+                .unwrap()
+        })
+    });
+    group.finish();
+
+    let snapshot = table.snapshot().unwrap();
+    let rows = snapshot.rows();
+    let disk: u64 = snapshot.parts.iter().map(|part| part.bytes_on_disk).sum();
+    eprintln!(
+        "{} parts, {rows} rows, {:.1} MB on disk",
+        snapshot.parts.len(),
+        disk as f64 / 1e6
+    );
+    let mut group = c.benchmark_group("scan");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(rows));
+    for column in ["user_id", "url"] {
+        group.bench_function(format!("read {column} of every part"), |b| {
+            b.iter(|| {
+                let mut total = 0;
+                for part in &snapshot.parts {
+                    total += part
+                        .read_column(column, 0..part.granule_count())
+                        .unwrap()
+                        .len();
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, storage);
+criterion_main!(benches);

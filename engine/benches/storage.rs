@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow_array::*;
 use arrow_schema::{Field, Schema};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use granary_engine::storage::dedup::DedupWindows;
 use granary_engine::storage::table::{TableData, TableLayout};
 use granary_engine::storage::{PartColumn, PartWriter};
 use granary_protocol::DataType;
@@ -100,6 +101,7 @@ fn layout() -> TableLayout {
         partition_key_types: vec![],
         minmax_columns: vec![],
         writer: PartWriter::default(),
+        dedup_windows: DedupWindows::default(),
     }
 }
 
@@ -125,7 +127,7 @@ fn storage(c: &mut Criterion) {
         b.iter(|| {
             next += 1;
             table
-                .insert(black_box(&blocks[next % blocks.len()]), &[])
+                .insert(black_box(&blocks[next % blocks.len()]), &[], None)
                 .unwrap()
         })
     });

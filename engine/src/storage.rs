@@ -9,6 +9,7 @@
 //! ```
 
 mod checksums;
+pub mod dedup;
 pub mod fs;
 mod marks;
 mod part;

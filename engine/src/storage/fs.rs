@@ -14,6 +14,20 @@ pub fn write_file_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     file.sync_all().map_err(|e| Error::io("fsync", path, e))
 }
 
+/// Replaces the file at `path` with `bytes` atomically: writes and fsyncs `<path>.tmp`, renames it
+/// over `path`, and fsyncs the directory.
+pub fn publish_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = Path::new(&temporary);
+    write_file_synced(temporary, bytes)?;
+    fs::rename(temporary, path).map_err(|e| Error::io("rename", temporary, e))?;
+    if let Some(parent) = path.parent() {
+        sync_path(parent)?;
+    }
+    Ok(())
+}
+
 /// Fsyncs a file or directory that is already written.
 pub fn sync_path(path: &Path) -> Result<()> {
     File::open(path)

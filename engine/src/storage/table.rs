@@ -19,6 +19,7 @@ use arrow_row::{RowConverter, SortField};
 use arrow_select::take::take_record_batch;
 use granary_protocol::DataType;
 
+use super::dedup::{BlockId, DedupLog, DedupWindows};
 use super::fs::publish;
 use super::part::PartInfo;
 use super::partition::partition_id;
@@ -48,6 +49,8 @@ pub struct TableLayout {
     pub minmax_columns: Vec<usize>,
     /// Part-writing settings.
     pub writer: PartWriter,
+    /// How many recent block ids of each kind deduplicate inserts.
+    pub dedup_windows: DedupWindows,
 }
 
 /// An immutable view of a table's active parts, sorted by part name.
@@ -70,6 +73,17 @@ pub struct TableData {
     dir: PathBuf,
     layout: TableLayout,
     state: Mutex<State>,
+    /// Held while a deduplicated insert checks the log, records its id and renames its parts.
+    dedup: Mutex<DedupLog>,
+}
+
+/// What an insert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsertOutcome {
+    /// The parts written, or for a duplicate the parts the earlier insert wrote.
+    pub parts: Vec<String>,
+    /// The block was a duplicate: nothing was written.
+    pub deduplicated: bool,
 }
 
 #[derive(Debug)]
@@ -126,6 +140,17 @@ impl TableData {
                 active.push(part);
             }
         }
+        let exists = |info: &PartInfo| active.iter().any(|part| part.info.contains(info));
+        let (dedup, unfinished) = DedupLog::open(dir, layout.dedup_windows, exists)?;
+        for info in &unfinished {
+            let source = dir.join(info.to_string());
+            let target = dir
+                .join(DETACHED_DIR)
+                .join(format!("unfinished-insert_{info}"));
+            tracing::warn!(part = %info, "detaching a part of an insert that a crash cut short");
+            fs::rename(&source, &target).map_err(|e| Error::io("rename", &source, e))?;
+        }
+        active.retain(|part| !unfinished.contains(&part.info));
         let next_block = active
             .iter()
             .map(|part| part.info.max_block)
@@ -140,6 +165,7 @@ impl TableData {
             dir: dir.to_path_buf(),
             layout,
             state: Mutex::new(state),
+            dedup: Mutex::new(dedup),
         })
     }
 
@@ -161,11 +187,19 @@ impl TableData {
 
     /// Inserts one block: `batch` has the table's columns in order; `partition_key` holds the
     /// partition-key values of every row (one array per key element, empty when unpartitioned).
-    /// Returns the parts committed, one per partition the block touches. When it returns, every
-    /// part is fsynced and renamed into place.
-    pub fn insert(&self, batch: &RecordBatch, partition_key: &[ArrayRef]) -> Result<Vec<PartInfo>> {
+    /// With a `block_id` whose kind the table remembers, a block seen before is not written again.
+    /// When this returns, every part is fsynced and renamed into place.
+    pub fn insert(
+        &self,
+        batch: &RecordBatch,
+        partition_key: &[ArrayRef],
+        block_id: Option<&BlockId>,
+    ) -> Result<InsertOutcome> {
         if batch.num_rows() == 0 {
-            return Ok(Vec::new());
+            return Ok(InsertOutcome {
+                parts: Vec::new(),
+                deduplicated: false,
+            });
         }
         if partition_key.len() != self.layout.partition_key_types.len() {
             return Err(Error::Logical(format!(
@@ -174,13 +208,72 @@ impl TableData {
                 self.layout.partition_key_types.len()
             )));
         }
-        let mut written = Vec::new();
+        let block_id = match block_id {
+            Some(id) if self.dedup()?.enabled(id.kind) => Some(id),
+            _ => None,
+        };
+        // A retry costs no I/O: check before writing anything.
+        if let Some(previous) = block_id.and_then(|id| self.duplicate_of(id).transpose()) {
+            return Ok(InsertOutcome {
+                parts: previous?,
+                deduplicated: true,
+            });
+        }
+        let mut prepared = Vec::new();
         for (rows, key) in self.split_by_partition(batch, partition_key)? {
             let block = take_record_batch(batch, &rows)?;
             let block = self.sort(&block)?;
-            written.push(self.write_part(&block, &key)?);
+            match self.write_temporary_part(&block, &key) {
+                Ok(part) => prepared.push(part),
+                Err(error) => {
+                    self.discard(&prepared);
+                    return Err(error);
+                }
+            }
         }
-        Ok(written)
+        let infos: Vec<PartInfo> = prepared.iter().map(|(info, _)| info.clone()).collect();
+        let mut dedup = self.dedup()?;
+        if let Some(id) = block_id {
+            // Two concurrent retries of one block: the second finds the first's record here.
+            if let Some(previous) = dedup.lookup(id) {
+                let previous = previous.to_vec();
+                drop(dedup);
+                self.discard(&prepared);
+                return Ok(InsertOutcome {
+                    parts: previous,
+                    deduplicated: true,
+                });
+            }
+            // The record goes to disk before any part becomes visible (see dedup.rs).
+            dedup.append(id, &infos)?;
+        }
+        for (info, temporary) in &prepared {
+            self.commit_part(info, temporary)?;
+        }
+        drop(dedup);
+        Ok(InsertOutcome {
+            parts: infos.iter().map(ToString::to_string).collect(),
+            deduplicated: false,
+        })
+    }
+
+    fn dedup(&self) -> Result<MutexGuard<'_, DedupLog>> {
+        self.dedup.lock().map_err(|_| {
+            Error::Logical("a previous insert panicked while holding the dedup log".into())
+        })
+    }
+
+    fn duplicate_of(&self, id: &BlockId) -> Result<Option<Vec<String>>> {
+        Ok(self.dedup()?.lookup(id).map(<[String]>::to_vec))
+    }
+
+    /// Removes temporary parts that will not be committed.
+    fn discard(&self, prepared: &[(PartInfo, PathBuf)]) {
+        for (_, temporary) in prepared {
+            if let Err(error) = fs::remove_dir_all(temporary) {
+                tracing::warn!(part = %temporary.display(), %error, "cannot remove an uncommitted part");
+            }
+        }
     }
 
     /// Row indices of each partition the block touches, with the partition's key value.
@@ -254,8 +347,12 @@ impl TableData {
         Ok(take_record_batch(batch, &UInt32Array::from(order))?)
     }
 
-    /// Writes one sorted block of one partition as a new part and publishes it.
-    fn write_part(&self, block: &RecordBatch, key: &[(DataType, ArrayRef)]) -> Result<PartInfo> {
+    /// Writes one sorted block of one partition as a temporary part (not yet visible).
+    fn write_temporary_part(
+        &self,
+        block: &RecordBatch,
+        key: &[(DataType, ArrayRef)],
+    ) -> Result<(PartInfo, PathBuf)> {
         let id = partition_id(key, 0)?;
         let block_number = {
             let mut state = self.state()?;
@@ -279,20 +376,22 @@ impl TableData {
             partition.as_ref(),
         );
         if let Err(error) = result {
-            // Nothing of a failed part may stay behind; the next open would remove it anyway.
-            if let Err(cleanup) = fs::remove_dir_all(&temporary) {
-                tracing::warn!(part = %temporary.display(), %cleanup, "cannot remove a failed part");
-            }
+            self.discard(&[(info, temporary)]);
             return Err(error);
         }
+        Ok((info, temporary))
+    }
+
+    /// Renames a written part into place and adds it to the active set.
+    fn commit_part(&self, info: &PartInfo, temporary: &Path) -> Result<()> {
         let target = self.dir.join(info.to_string());
-        publish(&temporary, &target)?;
+        publish(temporary, &target)?;
         let part = Arc::new(DataPart::open(&target)?);
         let mut state = self.state()?;
         let mut parts = state.parts.parts.clone();
         let position = parts.partition_point(|existing| existing.info < part.info);
         parts.insert(position, part);
         state.parts = Arc::new(PartSet { parts });
-        Ok(info)
+        Ok(())
     }
 }

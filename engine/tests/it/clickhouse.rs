@@ -69,7 +69,10 @@ fn clickhouse_attaches_partitioned_parts_with_their_partition_ids() {
     let dir = root.path().join("t");
     let table = TableData::open(&dir, crate::table::layout(true)).unwrap();
     let batch = crate::table::rows(0, 3000);
-    let names = table.insert(&batch, &crate::table::yyyymm(&batch)).unwrap();
+    let names = table
+        .insert(&batch, &crate::table::yyyymm(&batch), None)
+        .unwrap()
+        .parts;
     assert_eq!(names.len(), 2);
     let parts: Vec<PathBuf> = names
         .iter()

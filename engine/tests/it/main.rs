@@ -2,5 +2,6 @@
 
 mod clickhouse;
 mod crash;
+mod dedup;
 mod parts;
 mod table;

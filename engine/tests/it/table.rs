@@ -8,6 +8,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use arrow_array::*;
 use arrow_schema::{Field, Schema};
+use granary_engine::storage::dedup::DedupWindows;
 use granary_engine::storage::table::{TableData, TableLayout};
 use granary_engine::storage::{PartColumn, PartWriter};
 use granary_protocol::DataType;
@@ -37,6 +38,10 @@ pub fn layout(partitioned: bool) -> TableLayout {
         writer: PartWriter {
             index_granularity: 100,
             ..PartWriter::default()
+        },
+        dedup_windows: DedupWindows {
+            token_blocks: 100,
+            hash_blocks: 0,
         },
     }
 }
@@ -106,11 +111,11 @@ fn inserts_survive_a_reopen_and_keep_counting_blocks() {
     {
         let table = TableData::open(&dir, layout(false)).unwrap();
         assert_eq!(
-            table.insert(&rows(0, 250), &[]).unwrap()[0].to_string(),
+            table.insert(&rows(0, 250), &[], None).unwrap().parts[0],
             "all_1_1_0"
         );
         assert_eq!(
-            table.insert(&rows(250, 10), &[]).unwrap()[0].to_string(),
+            table.insert(&rows(250, 10), &[], None).unwrap().parts[0],
             "all_2_2_0"
         );
     }
@@ -119,7 +124,7 @@ fn inserts_survive_a_reopen_and_keep_counting_blocks() {
     assert_eq!(snapshot.parts.len(), 2);
     assert_eq!(snapshot.rows(), 260);
     assert_eq!(
-        table.insert(&rows(260, 1), &[]).unwrap()[0].to_string(),
+        table.insert(&rows(260, 1), &[], None).unwrap().parts[0],
         "all_3_3_0"
     );
     assert_eq!(
@@ -137,12 +142,7 @@ fn parts_are_sorted_by_the_key_and_split_by_partition() {
     let dir = root.path().join("t");
     let table = TableData::open(&dir, layout(true)).unwrap();
     let batch = rows(0, 90);
-    let names: Vec<String> = table
-        .insert(&batch, &yyyymm(&batch))
-        .unwrap()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let names = table.insert(&batch, &yyyymm(&batch), None).unwrap().parts;
     assert_eq!(names, ["202203_1_1_0", "202204_2_2_0"]);
     let part_dir = dir.join("202203_1_1_0");
     assert_eq!(
@@ -182,7 +182,7 @@ fn equal_keys_keep_their_insert_order() {
     let root = tempfile::tempdir().unwrap();
     let table = TableData::open(&root.path().join("t"), layout(false)).unwrap();
     // k = i * 7 % 1000 repeats every 1000 rows: rows 0 and 1000 have the same key.
-    table.insert(&rows(0, 2000), &[]).unwrap();
+    table.insert(&rows(0, 2000), &[], None).unwrap();
     let part = table.snapshot().unwrap().parts[0].clone();
     let strings = part.read_column("s", 0..part.granule_count()).unwrap();
     let strings = strings.as_string::<i32>();
@@ -201,7 +201,7 @@ fn startup_removes_leftovers_detaches_broken_parts_and_drops_covered_ones() {
     {
         let table = TableData::open(&dir, layout(false)).unwrap();
         for first in [0, 10, 20] {
-            table.insert(&rows(first, 10), &[]).unwrap();
+            table.insert(&rows(first, 10), &[], None).unwrap();
         }
     }
     // A crash mid-insert leaves a temporary directory.
@@ -231,7 +231,7 @@ fn startup_removes_leftovers_detaches_broken_parts_and_drops_covered_ones() {
     );
     assert!(!dir.join("all_1_1_0").exists() && !dir.join("all_3_3_0").exists());
     assert_eq!(
-        table.insert(&rows(30, 1), &[]).unwrap()[0].to_string(),
+        table.insert(&rows(30, 1), &[], None).unwrap().parts[0],
         "all_4_4_0"
     );
 }

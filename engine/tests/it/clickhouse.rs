@@ -74,10 +74,7 @@ fn clickhouse_attaches_partitioned_parts_with_their_partition_ids() {
         .unwrap()
         .parts;
     assert_eq!(names.len(), 2);
-    let parts: Vec<PathBuf> = names
-        .iter()
-        .map(|name| dir.join(name.to_string()))
-        .collect();
+    let parts: Vec<PathBuf> = names.iter().map(|name| dir.join(name)).collect();
     let native = root.path().join("dump.native");
     let report = attach(
         root.path(),

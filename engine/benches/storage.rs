@@ -9,6 +9,7 @@ use arrow_array::*;
 use arrow_schema::{Field, Schema};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use granary_engine::storage::dedup::DedupWindows;
+use granary_engine::storage::merge::OrdinaryMerge;
 use granary_engine::storage::table::{TableData, TableLayout};
 use granary_engine::storage::{PartColumn, PartWriter};
 use granary_protocol::DataType;
@@ -102,6 +103,7 @@ fn layout() -> TableLayout {
         minmax_columns: vec![],
         writer: PartWriter::default(),
         dedup_windows: DedupWindows::default(),
+        merging: Arc::new(OrdinaryMerge),
     }
 }
 

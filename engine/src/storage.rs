@@ -12,6 +12,7 @@ mod checksums;
 pub mod dedup;
 pub mod fs;
 mod marks;
+pub mod merge;
 mod part;
 pub mod partition;
 mod primary_index;

@@ -40,6 +40,8 @@ pub struct DataPart {
     pub granule_rows: Vec<u64>,
     /// Bytes of all files of the part.
     pub bytes_on_disk: u64,
+    /// When the part was committed (its directory's modification time).
+    pub modification_time: std::time::SystemTime,
     /// Marks of each stream, by stream file name (without `.mrk2`).
     marks: HashMap<String, Vec<Mark>>,
 }
@@ -199,6 +201,9 @@ impl DataPart {
         }
         let granule_rows =
             granule_rows.ok_or_else(|| Error::corrupted(&name, "the part has no columns"))?;
+        let modification_time = fs::metadata(dir)
+            .and_then(|metadata| metadata.modified())
+            .map_err(|e| Error::io("stat", dir, e))?;
         Ok(DataPart {
             dir: dir.to_path_buf(),
             info,
@@ -207,6 +212,7 @@ impl DataPart {
             checksums,
             granule_rows,
             bytes_on_disk,
+            modification_time,
             marks,
         })
     }
@@ -259,6 +265,22 @@ impl DataPart {
     pub fn read_primary_index(&self, key_types: &[DataType]) -> Result<Vec<ArrayRef>> {
         let bytes = read(&self.dir.join("primary.idx"))?;
         primary_index::deserialize_binary(&self.name(), &bytes, key_types, self.granule_count() + 1)
+    }
+
+    /// Every row of the given columns, as one batch (fields carry their ClickHouse types).
+    pub fn read_all(&self, columns: &[(String, DataType)]) -> Result<arrow_array::RecordBatch> {
+        let fields: Vec<arrow_schema::Field> = columns
+            .iter()
+            .map(|(name, data_type)| granary_protocol::types::field_for(name, data_type))
+            .collect();
+        let arrays = columns
+            .iter()
+            .map(|(name, _)| self.read_column(name, 0..self.granule_count()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(arrow_array::RecordBatch::try_new(
+            std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+            arrays,
+        )?)
     }
 
     /// Reads the rows of granules `granules` of column `name`.

@@ -9,7 +9,7 @@
 //! Readers take [`TableData::snapshot`]: an immutable list of parts that later inserts, merges or
 //! drops never change under them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,8 +21,10 @@ use granary_protocol::DataType;
 
 use super::dedup::{BlockId, DedupLog, DedupWindows};
 use super::fs::publish;
+use super::merge::{MergeCandidate, MergeSelectorSettings, MergingAlgorithm, select_merge};
 use super::part::PartInfo;
 use super::partition::partition_id;
+use super::primary_index;
 use super::reader::DataPart;
 use super::writer::{PartColumn, PartPartition, PartWriter};
 use crate::error::{Error, Result};
@@ -51,6 +53,8 @@ pub struct TableLayout {
     pub writer: PartWriter,
     /// How many recent block ids of each kind deduplicate inserts.
     pub dedup_windows: DedupWindows,
+    /// What the engine does with rows of equal key at merges and FINAL.
+    pub merging: Arc<dyn MergingAlgorithm>,
 }
 
 /// An immutable view of a table's active parts, sorted by part name.
@@ -75,6 +79,10 @@ pub struct TableData {
     state: Mutex<State>,
     /// Held while a deduplicated insert checks the log, records its id and renames its parts.
     dedup: Mutex<DedupLog>,
+    /// Parts that a running merge is reading.
+    merging: Mutex<HashSet<PartInfo>>,
+    /// Parts replaced by merges, removed from disk once no snapshot holds them.
+    outdated: Mutex<Vec<Arc<DataPart>>>,
 }
 
 /// What an insert did.
@@ -162,6 +170,8 @@ impl TableData {
             next_block,
         };
         Ok(TableData {
+            merging: Mutex::new(HashSet::new()),
+            outdated: Mutex::new(Vec::new()),
             dir: dir.to_path_buf(),
             layout,
             state: Mutex::new(state),
@@ -380,6 +390,236 @@ impl TableData {
             return Err(error);
         }
         Ok((info, temporary))
+    }
+
+    /// The columns of the table as (name, type).
+    fn column_types(&self) -> Vec<(String, DataType)> {
+        self.layout
+            .columns
+            .iter()
+            .map(|column| (column.name.clone(), column.data_type.clone()))
+            .collect()
+    }
+
+    /// Runs of adjacent active parts per partition that no merge is reading.
+    fn merge_runs(&self, parts: &[Arc<DataPart>]) -> Result<Vec<Vec<Arc<DataPart>>>> {
+        let merging = self.merging()?;
+        let mut runs: Vec<Vec<Arc<DataPart>>> = Vec::new();
+        let mut current: Vec<Arc<DataPart>> = Vec::new();
+        for part in parts {
+            let breaks = merging.contains(&part.info)
+                || current
+                    .last()
+                    .is_some_and(|last| last.info.partition_id != part.info.partition_id);
+            if breaks && !current.is_empty() {
+                runs.push(std::mem::take(&mut current));
+            }
+            if !merging.contains(&part.info) {
+                current.push(Arc::clone(part));
+            }
+        }
+        if !current.is_empty() {
+            runs.push(current);
+        }
+        Ok(runs)
+    }
+
+    fn merging(&self) -> Result<MutexGuard<'_, HashSet<PartInfo>>> {
+        self.merging
+            .lock()
+            .map_err(|_| Error::Logical("a merge panicked while holding the merge list".into()))
+    }
+
+    /// Chooses parts with ClickHouse's simple merge selector and merges them; `None` when nothing
+    /// is worth merging.
+    pub fn merge_once(&self, settings: &MergeSelectorSettings) -> Result<Option<PartInfo>> {
+        let snapshot = self.snapshot()?;
+        let runs = self.merge_runs(&snapshot.parts)?;
+        let now = std::time::SystemTime::now();
+        let candidates: Vec<Vec<MergeCandidate>> = runs
+            .iter()
+            .map(|run| {
+                run.iter()
+                    .map(|part| MergeCandidate {
+                        size: part.bytes_on_disk,
+                        age: now
+                            .duration_since(part.modification_time)
+                            .map(|age| age.as_secs())
+                            .unwrap_or(0),
+                    })
+                    .collect()
+            })
+            .collect();
+        let Some((run, start, end)) = select_merge(&candidates, settings) else {
+            return Ok(None);
+        };
+        self.merge_parts(runs[run][start..end].to_vec()).map(Some)
+    }
+
+    /// `OPTIMIZE TABLE [PARTITION id] [FINAL]`: merges all parts of each partition into one; with
+    /// `final_` also a partition's single part (so that FINAL semantics are applied on disk).
+    pub fn optimize(&self, partition_id: Option<&str>, final_: bool) -> Result<Vec<PartInfo>> {
+        let snapshot = self.snapshot()?;
+        let mut merged = Vec::new();
+        for run in self.merge_runs(&snapshot.parts)? {
+            if partition_id.is_some_and(|id| run[0].info.partition_id != id) {
+                continue;
+            }
+            if run.len() >= 2 || (final_ && run.len() == 1) {
+                merged.push(self.merge_parts(run)?);
+            }
+        }
+        Ok(merged)
+    }
+
+    /// Merges `sources` (adjacent parts of one partition, in block order) into one new part that
+    /// replaces them.
+    fn merge_parts(&self, sources: Vec<Arc<DataPart>>) -> Result<PartInfo> {
+        let (first, last) = match (sources.first(), sources.last()) {
+            (Some(first), Some(last)) => (first, last),
+            _ => return Err(Error::Logical("a merge of no parts".into())),
+        };
+        let info = PartInfo {
+            partition_id: first.info.partition_id.clone(),
+            min_block: first.info.min_block,
+            max_block: last.info.max_block,
+            level: sources
+                .iter()
+                .map(|part| part.info.level)
+                .max()
+                .unwrap_or(0)
+                + 1,
+            mutation: sources.iter().filter_map(|part| part.info.mutation).max(),
+        };
+        {
+            let mut merging = self.merging()?;
+            if sources.iter().any(|part| merging.contains(&part.info)) {
+                return Err(Error::Logical(format!(
+                    "parts of {info} are already being merged"
+                )));
+            }
+            merging.extend(sources.iter().map(|part| part.info.clone()));
+        }
+        let result = self.merge_into(&info, &sources);
+        let mut merging = self.merging()?;
+        for part in &sources {
+            merging.remove(&part.info);
+        }
+        drop(merging);
+        result?;
+        Ok(info)
+    }
+
+    fn merge_into(&self, info: &PartInfo, sources: &[Arc<DataPart>]) -> Result<()> {
+        let columns = self.column_types();
+        let batches = sources
+            .iter()
+            .map(|part| part.read_all(&columns))
+            .collect::<Result<Vec<_>>>()?;
+        let schema = batches[0].schema();
+        let all = arrow_select::concat::concat_batches(&schema, &batches)?;
+        // Sources are in block order and the sort is stable: equal keys stay in source order.
+        let sorted = self.sort(&all)?;
+        let merged = self
+            .layout
+            .merging
+            .merge(&sorted, &self.layout.sorting_key)?;
+        if merged.num_rows() > 0 {
+            let temporary = self.dir.join(format!("{TEMPORARY_PREFIX}merge_{info}"));
+            fs::create_dir(&temporary).map_err(|e| Error::io("create", &temporary, e))?;
+            let key = self.partition_value(&sources[0])?;
+            let partition = (!key.is_empty()).then(|| PartPartition {
+                key,
+                minmax_columns: self.layout.minmax_columns.clone(),
+            });
+            let primary_key = &self.layout.sorting_key[..self.layout.primary_key_len];
+            if let Err(error) = self.layout.writer.write(
+                &temporary,
+                &self.layout.columns,
+                &merged,
+                primary_key,
+                partition.as_ref(),
+            ) {
+                self.discard(&[(info.clone(), temporary)]);
+                return Err(error);
+            }
+            publish(&temporary, &self.dir.join(info.to_string()))?;
+        }
+        let merged_part = if merged.num_rows() > 0 {
+            Some(Arc::new(DataPart::open(&self.dir.join(info.to_string()))?))
+        } else {
+            None
+        };
+        let mut state = self.state()?;
+        let mut parts: Vec<Arc<DataPart>> = state
+            .parts
+            .parts
+            .iter()
+            .filter(|part| !sources.iter().any(|source| source.info == part.info))
+            .cloned()
+            .collect();
+        if let Some(part) = merged_part {
+            let position = parts.partition_point(|existing| existing.info < part.info);
+            parts.insert(position, part);
+        }
+        state.parts = Arc::new(PartSet { parts });
+        drop(state);
+        self.outdated()?.extend(sources.iter().cloned());
+        Ok(())
+    }
+
+    /// The partition-key value of a part, from its `partition.dat` (empty when unpartitioned).
+    fn partition_value(&self, part: &DataPart) -> Result<Vec<(DataType, ArrayRef)>> {
+        let types = &self.layout.partition_key_types;
+        if types.is_empty() {
+            return Ok(Vec::new());
+        }
+        let path = part.dir.join("partition.dat");
+        let bytes = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+        let arrays = primary_index::deserialize_binary(&part.name(), &bytes, types, 1)?;
+        Ok(types.iter().cloned().zip(arrays).collect())
+    }
+
+    fn outdated(&self) -> Result<MutexGuard<'_, Vec<Arc<DataPart>>>> {
+        self.outdated
+            .lock()
+            .map_err(|_| Error::Logical("a merge panicked while holding the outdated parts".into()))
+    }
+
+    /// Removes from disk the parts replaced by merges that no snapshot holds any more; returns how
+    /// many were removed.
+    pub fn remove_outdated(&self) -> Result<usize> {
+        let mut outdated = self.outdated()?;
+        let mut removed = 0;
+        let mut kept = Vec::new();
+        for part in outdated.drain(..) {
+            if Arc::strong_count(&part) == 1 {
+                fs::remove_dir_all(&part.dir).map_err(|e| Error::io("remove", &part.dir, e))?;
+                removed += 1;
+            } else {
+                kept.push(part);
+            }
+        }
+        *outdated = kept;
+        Ok(removed)
+    }
+
+    /// The rows of `parts` (one partition's) as `SELECT ... FINAL` sees them: merged by the engine's
+    /// algorithm, in key order.
+    pub fn read_final(&self, parts: &[Arc<DataPart>]) -> Result<RecordBatch> {
+        let columns = self.column_types();
+        let batches = parts
+            .iter()
+            .map(|part| part.read_all(&columns))
+            .collect::<Result<Vec<_>>>()?;
+        let fields: Vec<arrow_schema::Field> = columns
+            .iter()
+            .map(|(name, data_type)| granary_protocol::types::field_for(name, data_type))
+            .collect();
+        let schema = Arc::new(arrow_schema::Schema::new(fields));
+        let all = arrow_select::concat::concat_batches(&schema, &batches)?;
+        let sorted = self.sort(&all)?;
+        self.layout.merging.merge(&sorted, &self.layout.sorting_key)
     }
 
     /// Renames a written part into place and adds it to the active set.

@@ -3,5 +3,6 @@
 mod clickhouse;
 mod crash;
 mod dedup;
+mod merges;
 mod parts;
 mod table;

@@ -9,6 +9,7 @@ use arrow_array::types::UInt64Type;
 use arrow_array::*;
 use arrow_schema::{Field, Schema};
 use granary_engine::storage::dedup::DedupWindows;
+use granary_engine::storage::merge::OrdinaryMerge;
 use granary_engine::storage::table::{TableData, TableLayout};
 use granary_engine::storage::{PartColumn, PartWriter};
 use granary_protocol::DataType;
@@ -43,6 +44,7 @@ pub fn layout(partitioned: bool) -> TableLayout {
             token_blocks: 100,
             hash_blocks: 0,
         },
+        merging: Arc::new(OrdinaryMerge),
     }
 }
 

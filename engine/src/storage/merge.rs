@@ -1,0 +1,16 @@
+//! Merges: choosing ranges of parts ([`selector`]), combining rows with equal keys per engine
+//! ([`algorithm`]), and writing the merged part.
+//!
+//! ```text
+//! select_merge(runs) ─▶ read every source (in block order) ─▶ stable sort by the sorting key
+//!     ─▶ MergingAlgorithm (Ordinary, Replacing, ...) ─▶ PartWriter into tmp_merge_<name>/
+//!     ─▶ publish ─▶ the merged part replaces its sources in the active set
+//! ```
+//!
+//! Sources that no snapshot holds any more are removed from disk by `TableData::remove_outdated`.
+
+pub mod algorithm;
+pub mod selector;
+
+pub use algorithm::{MergingAlgorithm, OrdinaryMerge, ReplacingMerge};
+pub use selector::{MergeCandidate, MergeSelectorSettings, select_merge};

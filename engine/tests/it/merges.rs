@@ -1,0 +1,255 @@
+//! Merges: the selector's choice, OPTIMIZE, Replacing at FINAL and after OPTIMIZE FINAL, outdated
+//! parts removed only when no snapshot holds them, and a writer killed mid-merge.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use granary_engine::storage::merge::{MergeSelectorSettings, ReplacingMerge};
+use granary_engine::storage::table::{TableData, TableLayout};
+
+use crate::table::{layout, rows, yyyymm};
+
+fn sorted_strings(table: &TableData) -> Vec<String> {
+    let mut values = Vec::new();
+    for part in &table.snapshot().unwrap().parts {
+        let column = part.read_column("s", 0..part.granule_count()).unwrap();
+        values.extend(
+            column
+                .as_string::<i32>()
+                .iter()
+                .map(|value| value.unwrap().to_string()),
+        );
+    }
+    values.sort();
+    values
+}
+
+#[test]
+fn the_selector_merges_small_parts_and_keeps_every_row() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    let table = TableData::open(&dir, layout(false)).unwrap();
+    for insert in 0..10 {
+        table.insert(&rows(insert * 50, 50), &[], None).unwrap();
+    }
+    let before = sorted_strings(&table);
+    let held = table.snapshot().unwrap();
+    let merged = table
+        .merge_once(&MergeSelectorSettings::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(merged.to_string(), "all_1_10_1");
+    let snapshot = table.snapshot().unwrap();
+    assert_eq!(snapshot.parts.len(), 1);
+    assert_eq!(sorted_strings(&table), before);
+    let part = &snapshot.parts[0];
+    let keys = part.read_column("k", 0..part.granule_count()).unwrap();
+    assert!(
+        keys.as_primitive::<UInt64Type>()
+            .values()
+            .windows(2)
+            .all(|w| w[0] <= w[1]),
+        "merged part is sorted"
+    );
+    part.verify_checksums().unwrap();
+
+    // A reader still holds the old parts: they stay on disk until it lets go.
+    assert_eq!(table.remove_outdated().unwrap(), 0);
+    assert!(dir.join("all_1_1_0").is_dir());
+    assert_eq!(held.parts[0].read_column("s", 0..1).unwrap().len(), 50);
+    drop(held);
+    assert_eq!(table.remove_outdated().unwrap(), 10);
+    assert!(!dir.join("all_1_1_0").exists());
+    assert_eq!(
+        table.merge_once(&MergeSelectorSettings::default()).unwrap(),
+        None,
+        "one part: nothing to merge"
+    );
+
+    drop(table);
+    let reopened = TableData::open(&dir, layout(false)).unwrap();
+    assert_eq!(sorted_strings(&reopened), before);
+    assert_eq!(
+        reopened.insert(&rows(999, 1), &[], None).unwrap().parts[0],
+        "all_11_11_0"
+    );
+}
+
+#[test]
+fn optimize_merges_each_partition_separately() {
+    let root = tempfile::tempdir().unwrap();
+    let table = TableData::open(&root.path().join("t"), layout(true)).unwrap();
+    for insert in 0..3 {
+        let batch = rows(insert * 90, 90);
+        table.insert(&batch, &yyyymm(&batch), None).unwrap();
+    }
+    let before = sorted_strings(&table);
+    let merged: Vec<String> = table
+        .optimize(None, false)
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(merged, ["202203_1_5_1", "202204_2_6_1"]);
+    assert_eq!(sorted_strings(&table), before);
+    let snapshot = table.snapshot().unwrap();
+    let partition = std::fs::read(snapshot.parts[1].dir.join("partition.dat")).unwrap();
+    assert_eq!(partition, 202204u32.to_le_bytes());
+    assert!(
+        table.optimize(Some("202203"), false).unwrap().is_empty(),
+        "one part and no FINAL: nothing to do"
+    );
+    assert_eq!(
+        table.optimize(Some("202203"), true).unwrap()[0].to_string(),
+        "202203_1_5_2"
+    );
+}
+
+/// `ReplacingMergeTree([d]) ORDER BY k`.
+fn replacing(version: Option<usize>) -> TableLayout {
+    TableLayout {
+        merging: Arc::new(ReplacingMerge { version }),
+        sorting_key: vec![1],
+        primary_key_len: 1,
+        ..layout(false)
+    }
+}
+
+#[test]
+fn replacing_keeps_the_last_row_per_key_at_final_and_after_optimize_final() {
+    let root = tempfile::tempdir().unwrap();
+    let table = TableData::open(&root.path().join("t"), replacing(None)).unwrap();
+    // k = i * 7 % 1000: rows 0..1000 and 1000..2000 have the same keys; the second insert wins.
+    table.insert(&rows(0, 1000), &[], None).unwrap();
+    table.insert(&rows(1000, 1000), &[], None).unwrap();
+    let snapshot = table.snapshot().unwrap();
+    let final_rows = table.read_final(&snapshot.parts).unwrap();
+    assert_eq!(final_rows.num_rows(), 1000);
+    let strings = final_rows.column(2).as_string::<i32>();
+    assert!(
+        strings
+            .iter()
+            .all(|s| s.unwrap()[3..].parse::<u32>().unwrap() >= 1000),
+        "the newer insert wins every key"
+    );
+    assert_eq!(
+        sorted_strings(&table).len(),
+        2000,
+        "before OPTIMIZE FINAL both versions are on disk"
+    );
+    table.optimize(None, true).unwrap();
+    assert_eq!(sorted_strings(&table).len(), 1000);
+    assert!(
+        sorted_strings(&table)
+            .iter()
+            .all(|s| s[3..].parse::<u32>().unwrap() >= 1000)
+    );
+}
+
+#[test]
+fn replacing_with_a_version_keeps_the_highest_version() {
+    let root = tempfile::tempdir().unwrap();
+    // The version is column d (a Date): the first insert has the later dates for its keys.
+    let table = TableData::open(&root.path().join("t"), replacing(Some(0))).unwrap();
+    // Row i has key i * 7 % 1000 and day (i % 60): rows j and 1000 + j share a key; row 1000 + j
+    // has day (40 + j) % 60, later than day j for j < 20 and earlier for j >= 20.
+    let first = rows(1000, 30);
+    let second = rows(0, 30);
+    table.insert(&first, &[], None).unwrap();
+    table.insert(&second, &[], None).unwrap();
+    table.optimize(None, true).unwrap();
+    let expected: Vec<String> = {
+        let mut expected: Vec<String> = (0..30)
+            .map(|j| {
+                if j < 20 {
+                    format!("row{}", 1000 + j)
+                } else {
+                    format!("row{j}")
+                }
+            })
+            .collect();
+        expected.sort();
+        expected
+    };
+    assert_eq!(
+        sorted_strings(&table),
+        expected,
+        "the higher version wins, whichever insert came last"
+    );
+}
+
+const CHILD_DIR: &str = "GRANARY_MERGE_CRASH_TEST_TABLE_DIR";
+
+fn run_child(dir: &str) -> ! {
+    let table = TableData::open(std::path::Path::new(dir), layout(true)).unwrap();
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let merged = table.optimize(None, true).unwrap();
+        table.remove_outdated().unwrap();
+        writeln!(stdout, "merged {}", merged.len()).unwrap();
+        stdout.flush().unwrap();
+    }
+}
+
+#[test]
+fn killed_merges_lose_and_duplicate_nothing() {
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        run_child(&dir);
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    {
+        let table = TableData::open(&dir, layout(true)).unwrap();
+        for insert in 0..20 {
+            let batch = rows(insert * 300, 300);
+            table.insert(&batch, &yyyymm(&batch), None).unwrap();
+        }
+    }
+    let expected = {
+        let table = TableData::open(&dir, layout(true)).unwrap();
+        sorted_strings(&table)
+    };
+    for round in 0..5u64 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "merges::killed_merges_lose_and_duplicate_nothing",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_DIR, &dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for _ in 0..round {
+            lines
+                .next()
+                .expect("the merger died before it was killed")
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(round * 3 + 1));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let table = TableData::open(&dir, layout(true)).unwrap();
+        assert_eq!(sorted_strings(&table), expected, "round {round}");
+        assert!(
+            std::fs::read_dir(&dir).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("tmp_"))
+        );
+        // Another insert after the crash still gets a fresh block number.
+        let batch = rows(90_000 + round as u32, 1);
+        let name = table.insert(&batch, &yyyymm(&batch), None).unwrap().parts[0].clone();
+        assert!(!expected.is_empty() && name.ends_with("_0"));
+        drop(table);
+        std::fs::remove_dir_all(dir.join(&name)).unwrap();
+    }
+}

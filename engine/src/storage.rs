@@ -11,6 +11,7 @@
 mod checksums;
 pub mod dedup;
 pub mod fs;
+pub mod key_condition;
 mod marks;
 pub mod merge;
 mod part;
@@ -24,5 +25,5 @@ pub use checksums::{Checksums, FileChecksum, HashingWriter};
 pub use marks::Mark;
 pub use part::PartInfo;
 pub use primary_index::{deserialize_binary, serialize_binary};
-pub use reader::DataPart;
+pub use reader::{DataPart, ReadStats};
 pub use writer::{PartColumn, PartPartition, PartWriter, WrittenPart, min_max_rows};

@@ -10,7 +10,9 @@
 //! Sources that no snapshot holds any more are removed from disk by `TableData::remove_outdated`.
 
 pub mod algorithm;
+pub mod scheduler;
 pub mod selector;
 
 pub use algorithm::{MergingAlgorithm, OrdinaryMerge, ReplacingMerge};
+pub use scheduler::{MergeScheduler, SchedulerSettings};
 pub use selector::{MergeCandidate, MergeSelectorSettings, select_merge};

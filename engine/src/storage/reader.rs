@@ -20,6 +20,33 @@ use super::part::PartInfo;
 use super::primary_index;
 use crate::error::{Error, Result};
 
+/// What a query read from parts, so that pruning is observable (`read_rows`, `read_bytes`).
+#[derive(Debug, Default)]
+pub struct ReadStats {
+    rows: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+impl ReadStats {
+    /// Rows read so far (per column read, the rows of the granules it covered, counted once per
+    /// granule range and column set).
+    pub fn rows(&self) -> u64 {
+        self.rows.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Decompressed bytes read so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn add(&self, rows: u64, bytes: u64) {
+        self.rows
+            .fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
+        self.bytes
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Most bytes one decompressed frame may claim when read back from disk.
 const FRAME_BYTES_MAX: usize = 1 << 30;
 
@@ -280,6 +307,35 @@ impl DataPart {
         Ok(arrow_array::RecordBatch::try_new(
             std::sync::Arc::new(arrow_schema::Schema::new(fields)),
             arrays,
+        )?)
+    }
+
+    /// Reads the given columns over granules `granules` as one batch, counting what was read.
+    pub fn read_granules(
+        &self,
+        columns: &[(String, DataType)],
+        granules: Range<usize>,
+        stats: &ReadStats,
+    ) -> Result<arrow_array::RecordBatch> {
+        let fields: Vec<arrow_schema::Field> = columns
+            .iter()
+            .map(|(name, data_type)| granary_protocol::types::field_for(name, data_type))
+            .collect();
+        let arrays = columns
+            .iter()
+            .map(|(name, _)| self.read_column(name, granules.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        let rows: u64 = self.granule_rows[granules].iter().sum();
+        let bytes: usize = arrays
+            .iter()
+            .map(|array| array.get_buffer_memory_size())
+            .sum();
+        stats.add(rows, bytes as u64);
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows as usize));
+        Ok(arrow_array::RecordBatch::try_new_with_options(
+            std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+            arrays,
+            &options,
         )?)
     }
 

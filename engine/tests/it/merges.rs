@@ -253,3 +253,31 @@ fn killed_merges_lose_and_duplicate_nothing() {
         std::fs::remove_dir_all(dir.join(&name)).unwrap();
     }
 }
+
+#[test]
+fn the_background_scheduler_merges_after_inserts() {
+    use granary_engine::storage::merge::{MergeScheduler, SchedulerSettings};
+    let root = tempfile::tempdir().unwrap();
+    let table = Arc::new(TableData::open(&root.path().join("t"), layout(false)).unwrap());
+    let scheduler = MergeScheduler::start(SchedulerSettings {
+        threads: 2,
+        ..SchedulerSettings::default()
+    });
+    scheduler.register(&table);
+    for insert in 0..12 {
+        table.insert(&rows(insert * 10, 10), &[], None).unwrap();
+        scheduler.wake();
+    }
+    // Liveness, not timing: wait (bounded) until the parts have been merged down.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while table.snapshot().unwrap().parts.len() > 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background merge happened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        scheduler.wake();
+    }
+    assert_eq!(sorted_strings(&table).len(), 120);
+    drop(scheduler);
+}

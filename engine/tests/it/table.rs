@@ -245,3 +245,51 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }
+
+/// A point query on the key reads about one granule of 8192 rows, not the table.
+#[test]
+fn a_point_query_on_the_key_reads_about_one_granule() {
+    use granary_engine::storage::ReadStats;
+    use granary_engine::storage::key_condition::{ColumnRange, KeyCondition, select_granules};
+
+    let root = tempfile::tempdir().unwrap();
+    let table_layout = TableLayout {
+        sorting_key: vec![1],
+        primary_key_len: 1,
+        writer: PartWriter::default(),
+        ..layout(false)
+    };
+    let table = TableData::open(&root.path().join("t"), table_layout).unwrap();
+    // 100 000 rows, keys i * 7 % 1000 (each key 100 times).
+    table.insert(&rows(0, 100_000), &[], None).unwrap();
+    let snapshot = table.snapshot().unwrap();
+    let part = &snapshot.parts[0];
+    assert_eq!(part.granule_count(), 13);
+    let index = part.read_primary_index(&[DataType::UInt64]).unwrap();
+    let key: ArrayRef = Arc::new(UInt64Array::from(vec![500u64]));
+    let condition = KeyCondition {
+        alternatives: vec![vec![(0, ColumnRange::point(key))]],
+    };
+    let granules = select_granules(&index, &condition).unwrap();
+    assert_eq!(granules.len(), 1);
+    let stats = ReadStats::default();
+    let columns = vec![
+        ("k".to_string(), DataType::UInt64),
+        ("s".to_string(), DataType::String),
+    ];
+    let mut matching = 0;
+    for range in granules {
+        let batch = part.read_granules(&columns, range, &stats).unwrap();
+        let keys = batch.column(0).as_primitive::<UInt64Type>();
+        matching += keys.values().iter().filter(|k| **k == 500).count();
+    }
+    assert_eq!(
+        matching, 100,
+        "every row with the key is in the selected granules"
+    );
+    assert!(
+        stats.rows() <= 2 * 8192,
+        "read {} rows of 100 000",
+        stats.rows()
+    );
+}

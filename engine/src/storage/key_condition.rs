@@ -137,6 +137,7 @@ pub fn select_granules(index: &[ArrayRef], condition: &KeyCondition) -> Result<V
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)] // expected granule lists of one range
 mod tests {
     use super::*;
     use std::sync::Arc;

@@ -24,6 +24,6 @@ mod writer;
 pub use checksums::{Checksums, FileChecksum, HashingWriter};
 pub use marks::Mark;
 pub use part::PartInfo;
-pub use primary_index::{deserialize_binary, serialize_binary};
+pub use primary_index::{deserialize_binary, index_value_type, serialize_binary};
 pub use reader::{DataPart, ReadStats};
 pub use writer::{PartColumn, PartPartition, PartWriter, WrittenPart, min_max_rows};

@@ -318,7 +318,10 @@ impl TableData {
             .into_iter()
             .map(|key| {
                 let rows = groups.remove(&key).unwrap_or_default();
-                let first = rows[0] as usize;
+                let first = *rows
+                    .first()
+                    .ok_or_else(|| Error::Logical("a partition group without rows".into()))?
+                    as usize;
                 let value = self
                     .layout
                     .partition_key_types

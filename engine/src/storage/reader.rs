@@ -296,18 +296,7 @@ impl DataPart {
 
     /// Every row of the given columns, as one batch (fields carry their ClickHouse types).
     pub fn read_all(&self, columns: &[(String, DataType)]) -> Result<arrow_array::RecordBatch> {
-        let fields: Vec<arrow_schema::Field> = columns
-            .iter()
-            .map(|(name, data_type)| granary_protocol::types::field_for(name, data_type))
-            .collect();
-        let arrays = columns
-            .iter()
-            .map(|(name, _)| self.read_column(name, 0..self.granule_count()))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(arrow_array::RecordBatch::try_new(
-            std::sync::Arc::new(arrow_schema::Schema::new(fields)),
-            arrays,
-        )?)
+        self.read_granules(columns, 0..self.granule_count(), &ReadStats::default())
     }
 
     /// Reads the given columns over granules `granules` as one batch, counting what was read.

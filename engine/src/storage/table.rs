@@ -21,6 +21,7 @@ use granary_protocol::DataType;
 
 use super::dedup::{BlockId, DedupLog, DedupWindows};
 use super::fs::publish;
+use super::merge::algorithm::encode_rows;
 use super::merge::{MergeCandidate, MergeSelectorSettings, MergingAlgorithm, select_merge};
 use super::part::PartInfo;
 use super::partition::partition_id;
@@ -340,18 +341,7 @@ impl TableData {
         if self.layout.sorting_key.is_empty() {
             return Ok(batch.clone());
         }
-        let columns: Vec<ArrayRef> = self
-            .layout
-            .sorting_key
-            .iter()
-            .map(|index| batch.column(*index).clone())
-            .collect();
-        let fields = columns
-            .iter()
-            .map(|array| SortField::new(array.data_type().clone()))
-            .collect();
-        let converter = RowConverter::new(fields)?;
-        let rows = converter.convert_columns(&columns)?;
+        let rows = encode_rows(batch, &self.layout.sorting_key)?;
         let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
         order.sort_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
         if order.windows(2).all(|w| w[0] < w[1]) {

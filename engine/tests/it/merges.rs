@@ -11,22 +11,7 @@ use arrow_array::types::UInt64Type;
 use granary_engine::storage::merge::{MergeSelectorSettings, ReplacingMerge};
 use granary_engine::storage::table::{TableData, TableLayout};
 
-use crate::table::{layout, rows, yyyymm};
-
-fn sorted_strings(table: &TableData) -> Vec<String> {
-    let mut values = Vec::new();
-    for part in &table.snapshot().unwrap().parts {
-        let column = part.read_column("s", 0..part.granule_count()).unwrap();
-        values.extend(
-            column
-                .as_string::<i32>()
-                .iter()
-                .map(|value| value.unwrap().to_string()),
-        );
-    }
-    values.sort();
-    values
-}
+use crate::table::{all_strings, layout, rows, yyyymm};
 
 #[test]
 fn the_selector_merges_small_parts_and_keeps_every_row() {
@@ -36,7 +21,7 @@ fn the_selector_merges_small_parts_and_keeps_every_row() {
     for insert in 0..10 {
         table.insert(&rows(insert * 50, 50), &[], None).unwrap();
     }
-    let before = sorted_strings(&table);
+    let before = all_strings(&table);
     let held = table.snapshot().unwrap();
     let merged = table
         .merge_once(&MergeSelectorSettings::default())
@@ -45,7 +30,7 @@ fn the_selector_merges_small_parts_and_keeps_every_row() {
     assert_eq!(merged.to_string(), "all_1_10_1");
     let snapshot = table.snapshot().unwrap();
     assert_eq!(snapshot.parts.len(), 1);
-    assert_eq!(sorted_strings(&table), before);
+    assert_eq!(all_strings(&table), before);
     let part = &snapshot.parts[0];
     let keys = part.read_column("k", 0..part.granule_count()).unwrap();
     assert!(
@@ -72,7 +57,7 @@ fn the_selector_merges_small_parts_and_keeps_every_row() {
 
     drop(table);
     let reopened = TableData::open(&dir, layout(false)).unwrap();
-    assert_eq!(sorted_strings(&reopened), before);
+    assert_eq!(all_strings(&reopened), before);
     assert_eq!(
         reopened.insert(&rows(999, 1), &[], None).unwrap().parts[0],
         "all_11_11_0"
@@ -87,7 +72,7 @@ fn optimize_merges_each_partition_separately() {
         let batch = rows(insert * 90, 90);
         table.insert(&batch, &yyyymm(&batch), None).unwrap();
     }
-    let before = sorted_strings(&table);
+    let before = all_strings(&table);
     let merged: Vec<String> = table
         .optimize(None, false)
         .unwrap()
@@ -95,7 +80,7 @@ fn optimize_merges_each_partition_separately() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(merged, ["202203_1_5_1", "202204_2_6_1"]);
-    assert_eq!(sorted_strings(&table), before);
+    assert_eq!(all_strings(&table), before);
     let snapshot = table.snapshot().unwrap();
     let partition = std::fs::read(snapshot.parts[1].dir.join("partition.dat")).unwrap();
     assert_eq!(partition, 202204u32.to_le_bytes());
@@ -137,14 +122,14 @@ fn replacing_keeps_the_last_row_per_key_at_final_and_after_optimize_final() {
         "the newer insert wins every key"
     );
     assert_eq!(
-        sorted_strings(&table).len(),
+        all_strings(&table).len(),
         2000,
         "before OPTIMIZE FINAL both versions are on disk"
     );
     table.optimize(None, true).unwrap();
-    assert_eq!(sorted_strings(&table).len(), 1000);
+    assert_eq!(all_strings(&table).len(), 1000);
     assert!(
-        sorted_strings(&table)
+        all_strings(&table)
             .iter()
             .all(|s| s[3..].parse::<u32>().unwrap() >= 1000)
     );
@@ -176,7 +161,7 @@ fn replacing_with_a_version_keeps_the_highest_version() {
         expected
     };
     assert_eq!(
-        sorted_strings(&table),
+        all_strings(&table),
         expected,
         "the higher version wins, whichever insert came last"
     );
@@ -211,7 +196,7 @@ fn killed_merges_lose_and_duplicate_nothing() {
     }
     let expected = {
         let table = TableData::open(&dir, layout(true)).unwrap();
-        sorted_strings(&table)
+        all_strings(&table)
     };
     for round in 0..5u64 {
         let mut child = Command::new(std::env::current_exe().unwrap())
@@ -237,7 +222,7 @@ fn killed_merges_lose_and_duplicate_nothing() {
         child.kill().unwrap();
         child.wait().unwrap();
         let table = TableData::open(&dir, layout(true)).unwrap();
-        assert_eq!(sorted_strings(&table), expected, "round {round}");
+        assert_eq!(all_strings(&table), expected, "round {round}");
         assert!(
             std::fs::read_dir(&dir).unwrap().all(|e| !e
                 .unwrap()
@@ -278,6 +263,6 @@ fn the_background_scheduler_merges_after_inserts() {
         std::thread::sleep(Duration::from_millis(20));
         scheduler.wake();
     }
-    assert_eq!(sorted_strings(&table).len(), 120);
+    assert_eq!(all_strings(&table).len(), 120);
     drop(scheduler);
 }

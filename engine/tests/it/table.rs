@@ -90,7 +90,8 @@ pub fn yyyymm(batch: &RecordBatch) -> Vec<ArrayRef> {
     vec![Arc::new(UInt32Array::from_iter_values(months))]
 }
 
-fn all_strings(table: &TableData) -> Vec<String> {
+/// Every `s` value of the table's active parts, sorted.
+pub fn all_strings(table: &TableData) -> Vec<String> {
     let snapshot = table.snapshot().unwrap();
     let mut values = Vec::new();
     for part in &snapshot.parts {

@@ -34,8 +34,9 @@ pub struct ReplacingMerge {
     pub version: Option<usize>,
 }
 
-/// Comparable row encodings of some columns of a block.
-fn encode(batch: &RecordBatch, columns: &[usize]) -> Result<Rows> {
+/// Comparable row encodings (memcmp order = key order) of some columns of a block: how every
+/// key comparison in the engine is made, so sorts, merges and FINAL agree.
+pub fn encode_rows(batch: &RecordBatch, columns: &[usize]) -> Result<Rows> {
     let arrays: Vec<ArrayRef> = columns
         .iter()
         .map(|index| batch.column(*index).clone())
@@ -53,10 +54,10 @@ impl MergingAlgorithm for ReplacingMerge {
         if rows == 0 {
             return Ok(sorted.clone());
         }
-        let keys = encode(sorted, sorting_key)?;
+        let keys = encode_rows(sorted, sorting_key)?;
         let versions = self
             .version
-            .map(|version| encode(sorted, &[version]))
+            .map(|version| encode_rows(sorted, &[version]))
             .transpose()?;
         let mut kept: Vec<u32> = Vec::new();
         let mut winner = 0usize;

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_row::{RowConverter, SortField};
 use granary_protocol::DataType;
 use granary_protocol::column::{
@@ -135,187 +135,304 @@ impl PartWriter {
         primary_key: &[usize],
         partition: Option<&PartPartition>,
     ) -> Result<WrittenPart> {
-        let part = dir.display().to_string();
+        let mut part = self.start(dir, columns, primary_key, partition)?;
+        part.write_block(batch)?;
+        part.finish()
+    }
+
+    /// Starts a part in the existing, empty directory `dir`, to be written block by block (in key
+    /// order across blocks) with [`PartStream::write_block`] and completed by [`PartStream::finish`].
+    pub fn start(
+        &self,
+        dir: &Path,
+        columns: &[PartColumn],
+        primary_key: &[usize],
+        partition: Option<&PartPartition>,
+    ) -> Result<PartStream> {
+        let mut files = Vec::with_capacity(columns.len());
+        for column in columns {
+            let mut streams = Vec::new();
+            for path in substream_paths(&column.data_type) {
+                let name = stream_file_name(&column.name, &path);
+                let file_path = dir.join(format!("{name}.bin"));
+                let file =
+                    File::create(&file_path).map_err(|e| Error::io("create", &file_path, e))?;
+                let writer = CompressedWriter::new(
+                    HashingWriter::new(BufWriter::new(file)),
+                    column.codec,
+                    self.block_sizes,
+                );
+                streams.push(StreamFile {
+                    path,
+                    name,
+                    writer,
+                    uncompressed: HashingWriter::new(()),
+                    marks: Vec::new(),
+                });
+            }
+            let mut prefix = GranuleStreams::default();
+            Encoder::new(&mut prefix, ArraySizes::Sizes).encode_prefix(&column.data_type);
+            route(prefix, &mut streams)?;
+            files.push(streams);
+        }
+        Ok(PartStream {
+            writer: self.clone(),
+            dir: dir.to_path_buf(),
+            columns: columns.to_vec(),
+            primary_key: primary_key.to_vec(),
+            partition: partition.cloned(),
+            minmax: Vec::new(),
+            files,
+            rows: 0,
+            granule_rows_left: 0,
+            granules: 0,
+            index: Vec::new(),
+            last_key: Vec::new(),
+        })
+    }
+}
+
+/// A part being written block by block.
+#[derive(Debug)]
+pub struct PartStream {
+    writer: PartWriter,
+    dir: PathBuf,
+    columns: Vec<PartColumn>,
+    primary_key: Vec<usize>,
+    partition: Option<PartPartition>,
+    /// Smallest and largest value so far (one-row arrays) of each min/max-indexed column.
+    minmax: Vec<(ArrayRef, ArrayRef)>,
+    /// Per column, its substream files.
+    files: Vec<Vec<StreamFile>>,
+    rows: u64,
+    /// Rows still to come in the open granule (a granule may continue into the next block).
+    granule_rows_left: usize,
+    granules: usize,
+    index: Vec<u8>,
+    /// The primary key of the last row written, for the final index entry.
+    last_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for StreamFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamFile")
+            .field("name", &self.name)
+            .field("marks", &self.marks.len())
+            .finish()
+    }
+}
+
+impl PartStream {
+    /// Appends a block; its rows must not sort before the rows already written.
+    pub fn write_block(&mut self, batch: &RecordBatch) -> Result<()> {
         let rows = batch.num_rows();
-        if rows == 0 || batch.num_columns() != columns.len() {
+        if batch.num_columns() != self.columns.len() {
             return Err(Error::Logical(format!(
-                "part {part}: cannot write {rows} rows of {} columns as {} columns",
+                "part {}: a block of {} columns for {} columns",
+                self.dir.display(),
                 batch.num_columns(),
-                columns.len()
+                self.columns.len()
             )));
         }
-        let granule = self.granule_rows(rows, batch.get_array_memory_size());
-        let granule_starts: Vec<usize> = (0..rows).step_by(granule).collect();
-        let mut checksums = Checksums::default();
-
-        for (column, array) in columns.iter().zip(batch.columns()) {
-            let marks =
-                self.write_column(dir, column, array, &granule_starts, granule, &mut checksums)?;
-            debug_assert_eq!(marks, granule_starts.len() + 1);
+        if rows == 0 {
+            return Ok(());
         }
+        let granule = self.writer.granule_rows(rows, block_bytes(batch));
+        let mut position = 0;
+        while position < rows {
+            if self.granule_rows_left == 0 {
+                self.granule_rows_left = granule;
+                self.granules += 1;
+                for file in self.files.iter_mut().flatten() {
+                    file.mark(0)?;
+                }
+                for key in &self.primary_key {
+                    serialize_binary(
+                        &self.columns[*key].data_type,
+                        batch.column(*key),
+                        position,
+                        &mut self.index,
+                    )?;
+                }
+            }
+            let take = self.granule_rows_left.min(rows - position);
+            for ((column, streams), array) in self
+                .columns
+                .iter()
+                .zip(self.files.iter_mut())
+                .zip(batch.columns())
+            {
+                let mut buffers = GranuleStreams::default();
+                Encoder::new(&mut buffers, ArraySizes::Sizes)
+                    .encode(&column.data_type, array.slice(position, take).as_ref())?;
+                route(buffers, streams)?;
+                for file in streams.iter_mut() {
+                    if let Some(mark) = file.marks.last_mut() {
+                        mark.rows += take as u64;
+                    }
+                }
+            }
+            self.granule_rows_left -= take;
+            position += take;
+        }
+        self.last_key.clear();
+        for key in &self.primary_key {
+            serialize_binary(
+                &self.columns[*key].data_type,
+                batch.column(*key),
+                rows - 1,
+                &mut self.last_key,
+            )?;
+        }
+        self.update_minmax(batch)?;
+        self.rows += rows as u64;
+        Ok(())
+    }
 
-        let mut index = Vec::new();
-        for row in granule_starts.iter().copied().chain([rows - 1]) {
-            for key in primary_key {
-                serialize_binary(
-                    &columns[*key].data_type,
-                    batch.column(*key),
-                    row,
-                    &mut index,
+    fn update_minmax(&mut self, batch: &RecordBatch) -> Result<()> {
+        let Some(partition) = &self.partition else {
+            return Ok(());
+        };
+        for (slot, column) in partition.minmax_columns.iter().enumerate() {
+            let data_type = &self.columns[*column].data_type;
+            let array = batch.column(*column);
+            let (min, max) = min_max_rows(data_type, array)?;
+            let candidates = match self.minmax.get(slot) {
+                Some((old_min, old_max)) => arrow_select::concat::concat(&[
+                    old_min.as_ref(),
+                    old_max.as_ref(),
+                    array.slice(min, 1).as_ref(),
+                    array.slice(max, 1).as_ref(),
+                ])?,
+                None => arrow_select::concat::concat(&[
+                    array.slice(min, 1).as_ref(),
+                    array.slice(max, 1).as_ref(),
+                ])?,
+            };
+            let (min, max) = min_max_rows(data_type, &candidates)?;
+            let bounds = (candidates.slice(min, 1), candidates.slice(max, 1));
+            match self.minmax.get_mut(slot) {
+                Some(existing) => *existing = bounds,
+                None => self.minmax.push(bounds),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the final marks, the index and the metadata files, and fsyncs everything.
+    pub fn finish(self) -> Result<WrittenPart> {
+        let dir = self.dir.as_path();
+        let part = dir.display().to_string();
+        if self.rows == 0 {
+            return Err(Error::Logical(format!("part {part}: no rows were written")));
+        }
+        let mut checksums = Checksums::default();
+        for streams in self.files {
+            for mut file in streams {
+                file.mark(0)?;
+                check_marks(&part, &file.name, self.rows, &file.marks)?;
+                debug_assert_eq!(file.marks.len(), self.granules + 1);
+                let hashing = file.writer.finish()?;
+                let (file_size, hash) = (hashing.bytes(), hashing.hash());
+                let bin_path = dir.join(format!("{}.bin", file.name));
+                let mut buffered = hashing.into_inner();
+                buffered
+                    .flush()
+                    .map_err(|e| Error::io("write", &bin_path, e))?;
+                let inner = buffered
+                    .into_inner()
+                    .map_err(|e| Error::io("write", &bin_path, e.into_error()))?;
+                inner
+                    .sync_all()
+                    .map_err(|e| Error::io("fsync", &bin_path, e))?;
+                checksums.files.insert(
+                    format!("{}.bin", file.name),
+                    FileChecksum {
+                        file_size,
+                        file_hash: hash,
+                        uncompressed: Some((file.uncompressed.bytes(), file.uncompressed.hash())),
+                    },
+                );
+                write_listed(
+                    dir,
+                    &format!("{}.mrk2", file.name),
+                    &write_marks(&file.marks),
+                    &mut checksums,
                 )?;
             }
         }
-        if !primary_key.is_empty() {
-            self.write_listed(dir, "primary.idx", &index, &mut checksums)?;
+        if !self.primary_key.is_empty() {
+            let index = [self.index, self.last_key].concat();
+            write_listed(dir, "primary.idx", &index, &mut checksums)?;
         }
-        if let Some(partition) = partition {
+        if let Some(partition) = &self.partition {
             let mut value = Vec::new();
             for (data_type, array) in &partition.key {
                 serialize_binary(data_type, array, 0, &mut value)?;
             }
-            self.write_listed(dir, "partition.dat", &value, &mut checksums)?;
-            for column in &partition.minmax_columns {
-                let (data_type, array) = (&columns[*column].data_type, batch.column(*column));
-                let (min, max) = min_max_rows(data_type, array)?;
+            write_listed(dir, "partition.dat", &value, &mut checksums)?;
+            for (column, (min, max)) in partition.minmax_columns.iter().zip(&self.minmax) {
+                let data_type = &self.columns[*column].data_type;
                 let mut bounds = Vec::new();
-                serialize_binary(data_type, array, min, &mut bounds)?;
-                serialize_binary(data_type, array, max, &mut bounds)?;
+                serialize_binary(data_type, min, 0, &mut bounds)?;
+                serialize_binary(data_type, max, 0, &mut bounds)?;
                 let name = format!(
                     "minmax_{}.idx",
-                    escape_for_file_name(&columns[*column].name)
+                    escape_for_file_name(&self.columns[*column].name)
                 );
-                self.write_listed(dir, &name, &bounds, &mut checksums)?;
+                write_listed(dir, &name, &bounds, &mut checksums)?;
             }
         }
-        self.write_listed(
+        write_listed(
             dir,
             "count.txt",
-            rows.to_string().as_bytes(),
+            self.rows.to_string().as_bytes(),
             &mut checksums,
         )?;
-        write_file_synced(&dir.join("columns.txt"), columns_txt(columns).as_bytes())?;
-        write_file_synced(
-            &dir.join("default_compression_codec.txt"),
-            codec_text(self.default_codec).as_bytes(),
-        )?;
+        let columns_text = columns_txt(&self.columns);
+        let codec = codec_text(self.writer.default_codec);
+        write_file_synced(&dir.join("columns.txt"), columns_text.as_bytes())?;
+        write_file_synced(&dir.join("default_compression_codec.txt"), codec.as_bytes())?;
         let checksums_bytes = checksums.to_bytes()?;
         write_file_synced(&dir.join("checksums.txt"), &checksums_bytes)?;
         sync_path(dir)?;
-
         let listed: u64 = checksums.files.values().map(|entry| entry.file_size).sum();
-        let unlisted = checksums_bytes.len()
-            + columns_txt(columns).len()
-            + codec_text(self.default_codec).len();
+        let unlisted = (checksums_bytes.len() + columns_text.len() + codec.len()) as u64;
         Ok(WrittenPart {
-            rows: rows as u64,
-            marks: granule_starts.len() + 1,
-            bytes_on_disk: listed + unlisted as u64,
+            rows: self.rows,
+            marks: self.granules + 1,
+            bytes_on_disk: listed + unlisted,
             checksums,
         })
     }
+}
 
-    fn write_listed(
-        &self,
-        dir: &Path,
-        name: &str,
-        bytes: &[u8],
-        checksums: &mut Checksums,
-    ) -> Result<()> {
-        write_file_synced(&dir.join(name), bytes)?;
-        checksums.files.insert(
-            name.to_string(),
-            FileChecksum {
-                file_size: bytes.len() as u64,
-                file_hash: file_hash(bytes),
-                uncompressed: None,
-            },
-        );
-        Ok(())
-    }
+/// The in-memory size of a block's rows (of a slice, not of the buffers it shares).
+fn block_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|column| {
+            column
+                .to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| column.get_array_memory_size())
+        })
+        .sum()
+}
 
-    /// Writes every substream of one column; returns the number of marks per stream.
-    fn write_column(
-        &self,
-        dir: &Path,
-        column: &PartColumn,
-        array: &ArrayRef,
-        granule_starts: &[usize],
-        granule: usize,
-        checksums: &mut Checksums,
-    ) -> Result<usize> {
-        let mut files = Vec::new();
-        for path in substream_paths(&column.data_type) {
-            let name = stream_file_name(&column.name, &path);
-            let file_path = dir.join(format!("{name}.bin"));
-            let file = File::create(&file_path).map_err(|e| Error::io("create", &file_path, e))?;
-            let writer = CompressedWriter::new(
-                HashingWriter::new(BufWriter::new(file)),
-                column.codec,
-                self.block_sizes,
-            );
-            files.push(StreamFile {
-                path,
-                name,
-                writer,
-                uncompressed: HashingWriter::new(()),
-                marks: Vec::new(),
-            });
-        }
-
-        let mut prefix = GranuleStreams::default();
-        Encoder::new(&mut prefix, ArraySizes::Sizes).encode_prefix(&column.data_type);
-        route(prefix, &mut files)?;
-        for start in granule_starts {
-            let rows = granule.min(array.len() - start);
-            for file in files.iter_mut() {
-                file.mark(rows as u64)?;
-            }
-            let mut streams = GranuleStreams::default();
-            Encoder::new(&mut streams, ArraySizes::Sizes)
-                .encode(&column.data_type, array.slice(*start, rows).as_ref())?;
-            route(streams, &mut files)?;
-        }
-
-        let mut marks = 0;
-        for mut file in files {
-            file.mark(0)?;
-            check_marks(
-                &dir.display().to_string(),
-                &file.name,
-                array.len() as u64,
-                &file.marks,
-            )?;
-            marks = file.marks.len();
-            let hashing = file.writer.finish()?;
-            let (file_size, hash) = (hashing.bytes(), hashing.hash());
-            let bin_path = dir.join(format!("{}.bin", file.name));
-            let mut buffered = hashing.into_inner();
-            buffered
-                .flush()
-                .map_err(|e| Error::io("write", &bin_path, e))?;
-            let inner = buffered
-                .into_inner()
-                .map_err(|e| Error::io("write", &bin_path, e.into_error()))?;
-            inner
-                .sync_all()
-                .map_err(|e| Error::io("fsync", &bin_path, e))?;
-            checksums.files.insert(
-                format!("{}.bin", file.name),
-                FileChecksum {
-                    file_size,
-                    file_hash: hash,
-                    uncompressed: Some((file.uncompressed.bytes(), file.uncompressed.hash())),
-                },
-            );
-            self.write_listed(
-                dir,
-                &format!("{}.mrk2", file.name),
-                &write_marks(&file.marks),
-                checksums,
-            )?;
-        }
-        Ok(marks)
-    }
+/// Writes a small file of the part and lists it in the checksums.
+fn write_listed(dir: &Path, name: &str, bytes: &[u8], checksums: &mut Checksums) -> Result<()> {
+    write_file_synced(&dir.join(name), bytes)?;
+    checksums.files.insert(
+        name.to_string(),
+        FileChecksum {
+            file_size: bytes.len() as u64,
+            file_hash: file_hash(bytes),
+            uncompressed: None,
+        },
+    );
+    Ok(())
 }
 
 /// What a partitioned part records about its partition.

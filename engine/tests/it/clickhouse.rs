@@ -268,9 +268,12 @@ fn clickhouse_attaches_checks_and_reads_a_granary_part() {
         },
         ..PartWriter::default()
     };
-    let written = writer
-        .write(&part_dir, &columns, &batch, &[0], None)
-        .unwrap();
+    // Written as three uneven blocks: granules continue across block boundaries.
+    let mut stream = writer.start(&part_dir, &columns, &[0], None).unwrap();
+    for (start, length) in [(0, 2500), (2500, 1), (2501, rows - 2501)] {
+        stream.write_block(&batch.slice(start, length)).unwrap();
+    }
+    let written = stream.finish().unwrap();
 
     let definition: Vec<String> = columns
         .iter()

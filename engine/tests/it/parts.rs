@@ -361,3 +361,49 @@ fn damaged_parts_are_refused_with_the_right_code() {
         ErrorCode::BAD_DATA_PART_NAME
     );
 }
+
+/// A part written block by block has the same granules as one written at once: a granule left
+/// open at the end of a block continues into the next.
+#[test]
+fn a_part_written_in_blocks_continues_granules_across_them() {
+    let root = tempfile::tempdir().unwrap();
+    let columns = [
+        column("k", "UInt32"),
+        column("lc", "LowCardinality(String)"),
+    ];
+    let rows = 3000u32;
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from_iter_values(0..rows)),
+        Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|i| format!("v{}", i % 13)),
+        )),
+    ];
+    let whole = batch(&columns, arrays.clone());
+    let writer = PartWriter {
+        index_granularity: 1000,
+        ..PartWriter::default()
+    };
+    let dir = root.path().join("all_1_1_0");
+    std::fs::create_dir(&dir).unwrap();
+    let mut stream = writer.start(&dir, &columns, &[0], None).unwrap();
+    for (start, length) in [(0, 999), (999, 2), (1001, 0), (1001, 1999)] {
+        stream.write_block(&whole.slice(start, length)).unwrap();
+    }
+    assert_eq!(stream.finish().unwrap().marks, 4);
+    let part = DataPart::open(&dir).unwrap();
+    assert_eq!(part.granule_rows, [1000, 1000, 1000]);
+    part.verify_checksums().unwrap();
+    assert_eq!(
+        part.read_column("k", 1..3).unwrap().as_ref(),
+        arrays[0].slice(1000, 2000).as_ref()
+    );
+    let lc = part.read_column("lc", 0..3).unwrap();
+    let lc = lc.as_dictionary::<Int32Type>();
+    let plain = arrow_select::take::take(lc.values(), lc.keys(), None).unwrap();
+    assert_eq!(plain.as_ref(), arrays[1].as_ref());
+    let index = part.read_primary_index(&[DataType::UInt32]).unwrap();
+    assert_eq!(
+        index[0].as_primitive::<UInt32Type>().values(),
+        &[0, 1000, 2000, 2999]
+    );
+}

@@ -2,9 +2,9 @@
 //! ([`algorithm`]), and writing the merged part.
 //!
 //! ```text
-//! select_merge(runs) ─▶ read every source (in block order) ─▶ stable sort by the sorting key
-//!     ─▶ MergingAlgorithm (Ordinary, Replacing, ...) ─▶ PartWriter into tmp_merge_<name>/
-//!     ─▶ publish ─▶ the merged part replaces its sources in the active set
+//! select_merge(runs) ─▶ KWayMerge over the sources (a few granules of each at a time), chunks
+//!     cut between keys ─▶ MergingAlgorithm (Ordinary, Replacing, ...) per chunk ─▶ PartStream into
+//!     tmp_merge_<name>/ ─▶ publish ─▶ the merged part replaces its sources in the active set
 //! ```
 //!
 //! Sources that no snapshot holds any more are removed from disk by `TableData::remove_outdated`.
@@ -12,6 +12,7 @@
 pub mod algorithm;
 pub mod scheduler;
 pub mod selector;
+pub mod stream;
 
 pub use algorithm::{MergingAlgorithm, OrdinaryMerge, ReplacingMerge};
 pub use scheduler::{MergeScheduler, SchedulerSettings};

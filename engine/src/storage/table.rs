@@ -22,6 +22,7 @@ use granary_protocol::DataType;
 use super::dedup::{BlockId, DedupLog, DedupWindows};
 use super::fs::publish;
 use super::merge::algorithm::encode_rows;
+use super::merge::stream::KWayMerge;
 use super::merge::{MergeCandidate, MergeSelectorSettings, MergingAlgorithm, select_merge};
 use super::part::PartInfo;
 use super::partition::partition_id;
@@ -33,6 +34,9 @@ use crate::error::{Error, Result};
 /// Where `detached/` parts go and what prefixes temporary directories carry.
 const DETACHED_DIR: &str = "detached";
 const TEMPORARY_PREFIX: &str = "tmp_";
+
+/// Rows per chunk handed from the k-way merge to the merging algorithm and the part writer.
+const MERGE_CHUNK_ROWS: usize = 65_536;
 
 /// The rows of one partition in a block, and that partition's key value (one-row arrays).
 type PartitionRows = (UInt32Array, Vec<(DataType, ArrayRef)>);
@@ -504,41 +508,29 @@ impl TableData {
     }
 
     fn merge_into(&self, info: &PartInfo, sources: &[Arc<DataPart>]) -> Result<()> {
-        let columns = self.column_types();
-        let batches = sources
-            .iter()
-            .map(|part| part.read_all(&columns))
-            .collect::<Result<Vec<_>>>()?;
-        let schema = batches[0].schema();
-        let all = arrow_select::concat::concat_batches(&schema, &batches)?;
-        // Sources are in block order and the sort is stable: equal keys stay in source order.
-        let sorted = self.sort(&all)?;
-        let merged = self
-            .layout
-            .merging
-            .merge(&sorted, &self.layout.sorting_key)?;
-        if merged.num_rows() > 0 {
-            let temporary = self.dir.join(format!("{TEMPORARY_PREFIX}merge_{info}"));
-            fs::create_dir(&temporary).map_err(|e| Error::io("create", &temporary, e))?;
-            let key = self.partition_value(&sources[0])?;
-            let partition = (!key.is_empty()).then(|| PartPartition {
-                key,
-                minmax_columns: self.layout.minmax_columns.clone(),
-            });
-            let primary_key = &self.layout.sorting_key[..self.layout.primary_key_len];
-            if let Err(error) = self.layout.writer.write(
-                &temporary,
-                &self.layout.columns,
-                &merged,
-                primary_key,
-                partition.as_ref(),
-            ) {
+        let mut merge = KWayMerge::new(
+            sources,
+            self.column_types(),
+            self.layout.sorting_key.clone(),
+            MERGE_CHUNK_ROWS,
+        )?;
+        let temporary = self.dir.join(format!("{TEMPORARY_PREFIX}merge_{info}"));
+        fs::create_dir(&temporary).map_err(|e| Error::io("create", &temporary, e))?;
+        let written = self.write_merged(&mut merge, &sources[0], &temporary);
+        let rows = match written {
+            Ok(rows) => rows,
+            Err(error) => {
                 self.discard(&[(info.clone(), temporary)]);
                 return Err(error);
             }
+        };
+        if rows > 0 {
             publish(&temporary, &self.dir.join(info.to_string()))?;
+        } else {
+            // Every row was merged away (possible for collapsing engines): no part replaces them.
+            self.discard(&[(info.clone(), temporary)]);
         }
-        let merged_part = if merged.num_rows() > 0 {
+        let merged_part = if rows > 0 {
             Some(Arc::new(DataPart::open(&self.dir.join(info.to_string()))?))
         } else {
             None
@@ -559,6 +551,42 @@ impl TableData {
         drop(state);
         self.outdated()?.extend(sources.iter().cloned());
         Ok(())
+    }
+
+    /// Streams the k-way merge through the engine's merging algorithm into a part in `temporary`;
+    /// returns the rows written.
+    fn write_merged(
+        &self,
+        merge: &mut KWayMerge,
+        first: &DataPart,
+        temporary: &Path,
+    ) -> Result<u64> {
+        let key = self.partition_value(first)?;
+        let partition = (!key.is_empty()).then(|| PartPartition {
+            key,
+            minmax_columns: self.layout.minmax_columns.clone(),
+        });
+        let primary_key = &self.layout.sorting_key[..self.layout.primary_key_len];
+        let mut stream = self.layout.writer.start(
+            temporary,
+            &self.layout.columns,
+            primary_key,
+            partition.as_ref(),
+        )?;
+        let mut rows = 0u64;
+        while let Some(chunk) = merge.next_chunk()? {
+            let merged = self
+                .layout
+                .merging
+                .merge(&chunk, &self.layout.sorting_key)?;
+            rows += merged.num_rows() as u64;
+            stream.write_block(&merged)?;
+        }
+        if rows == 0 {
+            return Ok(0);
+        }
+        stream.finish()?;
+        Ok(rows)
     }
 
     /// The partition-key value of a part, from its `partition.dat` (empty when unpartitioned).

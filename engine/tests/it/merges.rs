@@ -266,3 +266,69 @@ fn the_background_scheduler_merges_after_inserts() {
     assert_eq!(all_strings(&table).len(), 120);
     drop(scheduler);
 }
+
+/// The k-way merge reads a few granules at a time, keeps equal keys in source order, and cuts
+/// chunks only between different keys.
+#[test]
+fn the_k_way_merge_streams_in_key_order_and_never_splits_a_key() {
+    use granary_engine::storage::PartWriter;
+    use granary_engine::storage::merge::stream::KWayMerge;
+    use granary_protocol::DataType;
+
+    let root = tempfile::tempdir().unwrap();
+    let small_granules = TableLayout {
+        sorting_key: vec![1],
+        primary_key_len: 1,
+        writer: PartWriter {
+            index_granularity: 4,
+            ..PartWriter::default()
+        },
+        ..layout(false)
+    };
+    let table = TableData::open(&root.path().join("t"), small_granules).unwrap();
+    // Keys i * 7 % 1000 for rows 0..300 of each insert: three parts full of shared keys.
+    for insert in 0..3 {
+        table.insert(&rows(insert * 1000, 300), &[], None).unwrap();
+    }
+    let snapshot = table.snapshot().unwrap();
+    let columns = vec![
+        ("d".to_string(), DataType::Date),
+        ("k".to_string(), DataType::UInt64),
+        ("s".to_string(), DataType::String),
+    ];
+
+    // Expected: every row, ordered by key, then by part, then by position in the part.
+    let mut expected: Vec<(u64, usize, usize, String)> = Vec::new();
+    for (source, part) in snapshot.parts.iter().enumerate() {
+        let batch = part.read_all(&columns).unwrap();
+        let keys = batch.column(1).as_primitive::<UInt64Type>();
+        let strings = batch.column(2).as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            expected.push((keys.value(row), source, row, strings.value(row).to_string()));
+        }
+    }
+    expected.sort();
+
+    let mut merge = KWayMerge::new(&snapshot.parts, columns, vec![1], 5).unwrap();
+    let mut merged: Vec<(u64, String)> = Vec::new();
+    let mut chunk_edges: Vec<(u64, u64)> = Vec::new();
+    while let Some(chunk) = merge.next_chunk().unwrap() {
+        let keys = chunk.column(1).as_primitive::<UInt64Type>();
+        let strings = chunk.column(2).as_string::<i32>();
+        chunk_edges.push((keys.value(0), keys.value(chunk.num_rows() - 1)));
+        merged.extend(
+            (0..chunk.num_rows()).map(|row| (keys.value(row), strings.value(row).to_string())),
+        );
+    }
+    let expected: Vec<(u64, String)> = expected.into_iter().map(|(k, _, _, s)| (k, s)).collect();
+    assert_eq!(merged, expected);
+    assert!(
+        chunk_edges.len() > 50,
+        "small chunks: {}",
+        chunk_edges.len()
+    );
+    for pair in chunk_edges.windows(2) {
+        assert_ne!(pair[0].1, pair[1].0, "a key run was split across chunks");
+    }
+    assert!(merge.stats().rows() >= 900);
+}

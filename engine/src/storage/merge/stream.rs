@@ -1,0 +1,213 @@
+//! The k-way merge of sorted parts into key-ordered chunks, reading a few granules of each source
+//! at a time, so that a merge holds O(sources × granules per read + one chunk) rows in memory.
+//!
+//! Equal keys come out in source order (older parts first), then in row order within a part — the
+//! order the merging algorithms rely on. Chunks end only between different keys, so an algorithm
+//! that combines a run of equal keys always sees the whole run.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_row::{OwnedRow, RowConverter, Rows, SortField};
+use arrow_select::interleave::interleave_record_batch;
+use granary_protocol::DataType;
+
+use crate::error::{Error, Result};
+use crate::storage::reader::{DataPart, ReadStats};
+
+/// Granules read from one source at a time.
+const GRANULES_PER_READ: usize = 4;
+
+/// One source part being read in key order.
+struct Source {
+    part: Arc<DataPart>,
+    next_granule: usize,
+    batch: Option<RecordBatch>,
+    keys: Option<Rows>,
+    row: usize,
+}
+
+/// Yields a sorted, merged stream of the sources' rows as chunks of about `chunk_rows` rows.
+pub struct KWayMerge {
+    columns: Vec<(String, DataType)>,
+    sorting_key: Vec<usize>,
+    converter: RowConverter,
+    sources: Vec<Source>,
+    heap: BinaryHeap<Reverse<(OwnedRow, usize)>>,
+    /// Rows picked but not yet copied out: (source, row in its current batch).
+    pending: Vec<(usize, usize)>,
+    /// Rows copied out of batches that were since replaced.
+    done: Vec<RecordBatch>,
+    done_rows: usize,
+    chunk_rows: usize,
+    last_key: Option<OwnedRow>,
+    stats: ReadStats,
+}
+
+impl std::fmt::Debug for KWayMerge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KWayMerge")
+            .field("sources", &self.sources.len())
+            .field("chunk_rows", &self.chunk_rows)
+            .finish()
+    }
+}
+
+impl KWayMerge {
+    /// Starts merging `parts` (in block order) on the columns `columns`, sorted by `sorting_key`.
+    pub fn new(
+        parts: &[Arc<DataPart>],
+        columns: Vec<(String, DataType)>,
+        sorting_key: Vec<usize>,
+        chunk_rows: usize,
+    ) -> Result<KWayMerge> {
+        let fields = sorting_key
+            .iter()
+            .map(|index| SortField::new(columns[*index].1.to_arrow()))
+            .collect();
+        let converter = RowConverter::new(fields)?;
+        let sources = parts
+            .iter()
+            .map(|part| Source {
+                part: Arc::clone(part),
+                next_granule: 0,
+                batch: None,
+                keys: None,
+                row: 0,
+            })
+            .collect();
+        let mut merge = KWayMerge {
+            columns,
+            sorting_key,
+            converter,
+            sources,
+            heap: BinaryHeap::new(),
+            pending: Vec::new(),
+            done: Vec::new(),
+            done_rows: 0,
+            chunk_rows: chunk_rows.max(1),
+            last_key: None,
+            stats: ReadStats::default(),
+        };
+        for source in 0..merge.sources.len() {
+            if merge.load(source)? {
+                merge.push(source);
+            }
+        }
+        Ok(merge)
+    }
+
+    /// Loads the next granules of a source; `false` when it is exhausted.
+    fn load(&mut self, index: usize) -> Result<bool> {
+        let source = &mut self.sources[index];
+        let granules = source.part.granule_count();
+        while source.next_granule < granules {
+            let end = (source.next_granule + GRANULES_PER_READ).min(granules);
+            let batch =
+                source
+                    .part
+                    .read_granules(&self.columns, source.next_granule..end, &self.stats)?;
+            source.next_granule = end;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let key_columns: Vec<ArrayRef> = self
+                .sorting_key
+                .iter()
+                .map(|column| batch.column(*column).clone())
+                .collect();
+            source.keys = Some(self.converter.convert_columns(&key_columns)?);
+            source.batch = Some(batch);
+            source.row = 0;
+            return Ok(true);
+        }
+        source.batch = None;
+        source.keys = None;
+        Ok(false)
+    }
+
+    /// Puts a source's current row on the heap.
+    fn push(&mut self, index: usize) {
+        let source = &self.sources[index];
+        if let Some(keys) = &source.keys {
+            self.heap
+                .push(Reverse((keys.row(source.row).owned(), index)));
+        }
+    }
+
+    /// Copies the pending rows out of the sources' current batches.
+    fn flush_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let chunk = {
+            let batches = self.batches_with_placeholders()?;
+            interleave_record_batch(&batches, &self.pending)?
+        };
+        self.done_rows += chunk.num_rows();
+        self.done.push(chunk);
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// The sources' current batches, an empty stand-in for exhausted ones (never indexed).
+    fn batches_with_placeholders(&self) -> Result<Vec<&RecordBatch>> {
+        let any = self
+            .sources
+            .iter()
+            .find_map(|source| source.batch.as_ref())
+            .ok_or_else(|| Error::Logical("pending rows but no source has a batch".into()))?;
+        Ok(self
+            .sources
+            .iter()
+            .map(|source| source.batch.as_ref().unwrap_or(any))
+            .collect())
+    }
+
+    /// The next chunk of merged rows in key order, or `None` at the end.
+    pub fn next_chunk(&mut self) -> Result<Option<RecordBatch>> {
+        while let Some(Reverse((key, index))) = self.heap.pop() {
+            let full = self.done_rows + self.pending.len() >= self.chunk_rows;
+            if full && self.last_key.as_ref().is_some_and(|last| *last != key) {
+                // Cut between two different keys; this row starts the next chunk.
+                self.heap.push(Reverse((key, index)));
+                return self.take_chunk().map(Some);
+            }
+            let row = self.sources[index].row;
+            self.pending.push((index, row));
+            self.last_key = Some(key);
+            let source = &mut self.sources[index];
+            let rows = source.batch.as_ref().map_or(0, RecordBatch::num_rows);
+            if row + 1 < rows {
+                source.row += 1;
+                self.push(index);
+            } else {
+                // The source's batch is used up: copy out what still points into it first.
+                self.flush_pending()?;
+                if self.load(index)? {
+                    self.push(index);
+                }
+            }
+        }
+        if self.done_rows + self.pending.len() == 0 {
+            return Ok(None);
+        }
+        self.take_chunk().map(Some)
+    }
+
+    fn take_chunk(&mut self) -> Result<RecordBatch> {
+        self.flush_pending()?;
+        let schema = self.done[0].schema();
+        let chunk = arrow_select::concat::concat_batches(&schema, &self.done)?;
+        self.done.clear();
+        self.done_rows = 0;
+        Ok(chunk)
+    }
+
+    /// What the merge has read from its sources.
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+}

@@ -2,8 +2,9 @@
 //! nothing torn visible, and the table opens; retrying every insert with its token afterwards
 //! leaves each insert exactly once.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use arrow_array::cast::AsArray;
@@ -31,6 +32,28 @@ fn run_child(dir: &str) -> ! {
     unreachable!()
 }
 
+/// Runs this test binary again as a child, running only `test` with `env` set to `dir`; returns the
+/// child and its stdout lines.
+pub fn spawn_self(test: &str, env: &str, dir: &Path) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env, dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// No `tmp_*` directory is left in a table directory after it was opened.
+pub fn assert_no_temporary_parts(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with("tmp_"), "{name} was left behind");
+    }
+}
+
 #[test]
 fn killed_writers_lose_no_acknowledged_insert() {
     if let Ok(dir) = std::env::var(CHILD_DIR) {
@@ -40,19 +63,11 @@ fn killed_writers_lose_no_acknowledged_insert() {
     let dir = root.path().join("t");
     let mut acknowledged: Vec<u32> = Vec::new();
     for round in 0..6u64 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "crash::killed_writers_lose_no_acknowledged_insert",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_DIR, &dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut child, mut lines) = spawn_self(
+            "crash::killed_writers_lose_no_acknowledged_insert",
+            CHILD_DIR,
+            &dir,
+        );
         let wanted = 2 + round as usize * 3;
         let mut seen = 0;
         while seen < wanted {
@@ -98,13 +113,7 @@ fn killed_writers_lose_no_acknowledged_insert() {
                 "round {round}: insert {insert} is torn"
             );
         }
-        assert!(
-            std::fs::read_dir(&dir).unwrap().all(|e| !e
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("tmp_"))
-        );
+        assert_no_temporary_parts(&dir);
     }
     assert!(acknowledged.len() >= 50);
 

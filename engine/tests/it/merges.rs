@@ -1,8 +1,7 @@
 //! Merges: the selector's choice, OPTIMIZE, Replacing at FINAL and after OPTIMIZE FINAL, outdated
 //! parts removed only when no snapshot holds them, and a writer killed mid-merge.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use arrow_array::types::UInt64Type;
 use granary_engine::storage::merge::{MergeSelectorSettings, ReplacingMerge};
 use granary_engine::storage::table::{TableData, TableLayout};
 
+use crate::crash::{assert_no_temporary_parts, spawn_self};
 use crate::table::{all_strings, layout, rows, yyyymm};
 
 #[test]
@@ -199,19 +199,11 @@ fn killed_merges_lose_and_duplicate_nothing() {
         all_strings(&table)
     };
     for round in 0..5u64 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "merges::killed_merges_lose_and_duplicate_nothing",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_DIR, &dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut child, mut lines) = spawn_self(
+            "merges::killed_merges_lose_and_duplicate_nothing",
+            CHILD_DIR,
+            &dir,
+        );
         for _ in 0..round {
             lines
                 .next()
@@ -223,13 +215,7 @@ fn killed_merges_lose_and_duplicate_nothing() {
         child.wait().unwrap();
         let table = TableData::open(&dir, layout(true)).unwrap();
         assert_eq!(all_strings(&table), expected, "round {round}");
-        assert!(
-            std::fs::read_dir(&dir).unwrap().all(|e| !e
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("tmp_"))
-        );
+        assert_no_temporary_parts(&dir);
         // Another insert after the crash still gets a fresh block number.
         let batch = rows(90_000 + round as u32, 1);
         let name = table.insert(&batch, &yyyymm(&batch), None).unwrap().parts[0].clone();

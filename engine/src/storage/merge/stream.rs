@@ -1,12 +1,11 @@
 //! The k-way merge of sorted parts into key-ordered chunks, reading a few granules of each source
 //! at a time, so that a merge holds O(sources × granules per read + one chunk) rows in memory.
 //!
-//! Equal keys come out in source order (older parts first), then in row order within a part — the
+//! Sources are kept in a heap of source indices ordered by their current row's key, compared in
+//! place: no per-row allocation. Equal keys come out in source order (older parts first), then in row order within a part — the
 //! order the merging algorithms rely on. Chunks end only between different keys, so an algorithm
 //! that combines a run of equal keys always sees the whole run.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
@@ -35,14 +34,16 @@ pub struct KWayMerge {
     sorting_key: Vec<usize>,
     converter: RowConverter,
     sources: Vec<Source>,
-    heap: BinaryHeap<Reverse<(OwnedRow, usize)>>,
+    /// Sources with rows left, as a binary min-heap ordered by (current key, source index).
+    heap: Vec<usize>,
     /// Rows picked but not yet copied out: (source, row in its current batch).
     pending: Vec<(usize, usize)>,
     /// Rows copied out of batches that were since replaced.
     done: Vec<RecordBatch>,
     done_rows: usize,
     chunk_rows: usize,
-    last_key: Option<OwnedRow>,
+    /// Once the chunk is full: the key of its last row; the chunk ends where the key changes.
+    cut_key: Option<OwnedRow>,
     stats: ReadStats,
 }
 
@@ -83,12 +84,12 @@ impl KWayMerge {
             sorting_key,
             converter,
             sources,
-            heap: BinaryHeap::new(),
+            heap: Vec::new(),
             pending: Vec::new(),
             done: Vec::new(),
             done_rows: 0,
             chunk_rows: chunk_rows.max(1),
-            last_key: None,
+            cut_key: None,
             stats: ReadStats::default(),
         };
         for source in 0..merge.sources.len() {
@@ -128,13 +129,53 @@ impl KWayMerge {
         Ok(false)
     }
 
-    /// Puts a source's current row on the heap.
-    fn push(&mut self, index: usize) {
-        let source = &self.sources[index];
-        if let Some(keys) = &source.keys {
-            self.heap
-                .push(Reverse((keys.row(source.row).owned(), index)));
+    /// Whether source `a`'s current row comes before source `b`'s (equal keys: lower source first).
+    fn before(&self, a: usize, b: usize) -> bool {
+        let (source_a, source_b) = (&self.sources[a], &self.sources[b]);
+        match (&source_a.keys, &source_b.keys) {
+            (Some(keys_a), Some(keys_b)) => {
+                (keys_a.row(source_a.row), a) < (keys_b.row(source_b.row), b)
+            }
+            _ => a < b,
         }
+    }
+
+    /// Puts a source with a current row on the heap.
+    fn push(&mut self, index: usize) {
+        self.heap.push(index);
+        let mut child = self.heap.len() - 1;
+        while child > 0 {
+            let parent = (child - 1) / 2;
+            if !self.before(self.heap[child], self.heap[parent]) {
+                break;
+            }
+            self.heap.swap(child, parent);
+            child = parent;
+        }
+    }
+
+    /// Takes the source whose current row comes first.
+    fn pop(&mut self) -> Option<usize> {
+        let last = self.heap.len().checked_sub(1)?;
+        self.heap.swap(0, last);
+        let top = self.heap.pop();
+        let mut parent = 0;
+        loop {
+            let (left, right) = (2 * parent + 1, 2 * parent + 2);
+            let mut first = parent;
+            if left < self.heap.len() && self.before(self.heap[left], self.heap[first]) {
+                first = left;
+            }
+            if right < self.heap.len() && self.before(self.heap[right], self.heap[first]) {
+                first = right;
+            }
+            if first == parent {
+                break;
+            }
+            self.heap.swap(parent, first);
+            parent = first;
+        }
+        top
     }
 
     /// Copies the pending rows out of the sources' current batches.
@@ -168,20 +209,26 @@ impl KWayMerge {
 
     /// The next chunk of merged rows in key order, or `None` at the end.
     pub fn next_chunk(&mut self) -> Result<Option<RecordBatch>> {
-        while let Some(Reverse((key, index))) = self.heap.pop() {
-            let full = self.done_rows + self.pending.len() >= self.chunk_rows;
-            if full && self.last_key.as_ref().is_some_and(|last| *last != key) {
-                // Cut between two different keys; this row starts the next chunk.
-                self.heap.push(Reverse((key, index)));
+        while let Some(index) = self.pop() {
+            let source = &self.sources[index];
+            let row = source.row;
+            let starts_new_key = match (&self.cut_key, &source.keys) {
+                (Some(cut), Some(keys)) => cut.row() != keys.row(row),
+                _ => false,
+            };
+            if starts_new_key {
+                // The chunk is full and this row starts a new key: it starts the next chunk.
+                self.push(index);
+                self.cut_key = None;
                 return self.take_chunk().map(Some);
             }
-            let row = self.sources[index].row;
             self.pending.push((index, row));
-            self.last_key = Some(key);
-            let source = &mut self.sources[index];
+            if self.cut_key.is_none() && self.done_rows + self.pending.len() >= self.chunk_rows {
+                self.cut_key = source.keys.as_ref().map(|keys| keys.row(row).owned());
+            }
             let rows = source.batch.as_ref().map_or(0, RecordBatch::num_rows);
             if row + 1 < rows {
-                source.row += 1;
+                self.sources[index].row += 1;
                 self.push(index);
             } else {
                 // The source's batch is used up: copy out what still points into it first.
@@ -191,6 +238,7 @@ impl KWayMerge {
                 }
             }
         }
+        self.cut_key = None;
         if self.done_rows + self.pending.len() == 0 {
             return Ok(None);
         }

@@ -355,10 +355,13 @@ impl DataPart {
             let file_path = self.dir.join(format!("{stream}.bin"));
             let file = File::open(&file_path).map_err(|e| Error::io("open", &file_path, e))?;
             let mut reader = CompressedReader::new(BufReader::new(file), FRAME_BYTES_MAX);
-            // The state prefix sits before the first mark.
+            // The state prefix sits before the first mark; most streams have none, and reading it
+            // would decompress the first frame again for every granule range.
             let mut prefix = Vec::new();
-            reader.seek(compress::Mark::default())?;
-            reader.read_to_mark(marks[0].position(), &mut prefix)?;
+            if marks[0].position() != compress::Mark::default() {
+                reader.seek(compress::Mark::default())?;
+                reader.read_to_mark(marks[0].position(), &mut prefix)?;
+            }
             let mut body = Vec::new();
             reader.seek(marks[granules.start].position())?;
             reader.read_to_mark(marks[granules.end].position(), &mut body)?;

@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use std::ops::Range;
 
 use arrow_array::{Array, ArrayRef};
-use arrow_ord::ord::make_comparator;
+use arrow_ord::ord::{DynComparator, make_comparator};
 use arrow_schema::SortOptions;
 
 use crate::error::Result;
@@ -64,30 +64,58 @@ impl KeyCondition {
     }
 }
 
-/// Compares entry `row` of `column` with a bound's value.
-fn compare(column: &ArrayRef, row: usize, bound: &ArrayRef) -> Result<Ordering> {
-    let comparator = make_comparator(column.as_ref(), bound.as_ref(), SortOptions::default())?;
-    Ok(comparator(row, 0))
+/// A range of one key column, with its comparators built once for all granules.
+struct PreparedRange {
+    column: usize,
+    /// Entry vs the lower end, and whether the end is included.
+    low: Option<(DynComparator, bool)>,
+    /// Entry vs the upper end, and whether the end is included.
+    high: Option<(DynComparator, bool)>,
 }
 
-/// Whether `[low, high]` (entries of a key column, either side possibly open) meets `range`.
-fn intersects(column: &ArrayRef, low: usize, high: usize, range: &ColumnRange) -> Result<bool> {
-    if let Some(bound) = &range.low {
-        // The granule's largest value is below the range's lower end.
-        match compare(column, high, &bound.value)? {
-            Ordering::Less => return Ok(false),
-            Ordering::Equal if !bound.inclusive => return Ok(false),
-            _ => {}
-        }
+impl PreparedRange {
+    fn new(index: &[ArrayRef], column: usize, range: &ColumnRange) -> Result<PreparedRange> {
+        let comparator = |bound: &Option<Bound>| -> Result<Option<(DynComparator, bool)>> {
+            bound
+                .as_ref()
+                .map(|bound| {
+                    Ok((
+                        make_comparator(
+                            index[column].as_ref(),
+                            bound.value.as_ref(),
+                            SortOptions::default(),
+                        )?,
+                        bound.inclusive,
+                    ))
+                })
+                .transpose()
+        };
+        Ok(PreparedRange {
+            column,
+            low: comparator(&range.low)?,
+            high: comparator(&range.high)?,
+        })
     }
-    if let Some(bound) = &range.high {
-        match compare(column, low, &bound.value)? {
-            Ordering::Greater => return Ok(false),
-            Ordering::Equal if !bound.inclusive => return Ok(false),
-            _ => {}
+
+    /// Whether the entries `[low, high]` of the column can meet the range.
+    fn intersects(&self, low: usize, high: usize) -> bool {
+        if let Some((compare, inclusive)) = &self.low {
+            // The granule's largest value is below the range's lower end.
+            match compare(high, 0) {
+                Ordering::Less => return false,
+                Ordering::Equal if !inclusive => return false,
+                _ => {}
+            }
         }
+        if let Some((compare, inclusive)) = &self.high {
+            match compare(low, 0) {
+                Ordering::Greater => return false,
+                Ordering::Equal if !inclusive => return false,
+                _ => {}
+            }
+        }
+        true
     }
-    Ok(true)
 }
 
 /// The granules of a part (whose primary index is `index`, one array per key column with
@@ -95,37 +123,37 @@ fn intersects(column: &ArrayRef, low: usize, high: usize, range: &ColumnRange) -
 pub fn select_granules(index: &[ArrayRef], condition: &KeyCondition) -> Result<Vec<Range<usize>>> {
     let entries = index.first().map_or(0, |column| column.len());
     let granules = entries.saturating_sub(1);
+    // For each granule, how many leading key columns are constant across it: a column is
+    // bounded by the granule's entries only while every earlier one is constant.
+    let self_comparators = index
+        .iter()
+        .map(|column| make_comparator(column.as_ref(), column.as_ref(), SortOptions::default()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let constant_prefix: Vec<usize> = (0..granules)
+        .map(|granule| {
+            self_comparators
+                .iter()
+                .take_while(|compare| compare(granule, granule + 1) == Ordering::Equal)
+                .count()
+        })
+        .collect();
+    let alternatives = condition
+        .alternatives
+        .iter()
+        .map(|alternative| {
+            alternative
+                .iter()
+                .map(|(column, range)| PreparedRange::new(index, *column, range))
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut selected: Vec<Range<usize>> = Vec::new();
-    for granule in 0..granules {
-        let mut may_match = false;
-        for alternative in &condition.alternatives {
-            let mut matches = true;
-            for (column_index, range) in alternative {
-                // Bounded only while every earlier key column is constant across the granule.
-                let mut prefix_constant = true;
-                for earlier in &index[..*column_index] {
-                    let comparator = make_comparator(
-                        earlier.as_ref(),
-                        earlier.as_ref(),
-                        SortOptions::default(),
-                    )?;
-                    if comparator(granule, granule + 1) != Ordering::Equal {
-                        prefix_constant = false;
-                        break;
-                    }
-                }
-                if prefix_constant
-                    && !intersects(&index[*column_index], granule, granule + 1, range)?
-                {
-                    matches = false;
-                    break;
-                }
-            }
-            if matches {
-                may_match = true;
-                break;
-            }
-        }
+    for (granule, constant) in constant_prefix.iter().enumerate() {
+        let may_match = alternatives.iter().any(|ranges| {
+            ranges
+                .iter()
+                .all(|range| range.column > *constant || range.intersects(granule, granule + 1))
+        });
         if may_match {
             match selected.last_mut() {
                 Some(last) if last.end == granule => last.end = granule + 1,

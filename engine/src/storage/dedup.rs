@@ -248,6 +248,13 @@ impl DedupLog {
         Ok(())
     }
 
+    /// Forgets every record (TRUNCATE): later inserts of the same blocks are new data.
+    pub fn clear(&mut self) -> Result<()> {
+        self.parts.clear();
+        self.order.clear();
+        self.rewrite()
+    }
+
     /// Rewrites the log with only the remembered records (atomically: temporary file, rename).
     fn rewrite(&mut self) -> Result<()> {
         let mut text = String::new();

@@ -164,6 +164,24 @@ pub fn select_granules(index: &[ArrayRef], condition: &KeyCondition) -> Result<V
     Ok(selected)
 }
 
+/// Whether a part whose columns lie within `bounds` (per column of the condition: a two-row array,
+/// minimum then maximum) may hold rows matching `condition`.
+pub fn part_may_match(bounds: &[ArrayRef], condition: &KeyCondition) -> Result<bool> {
+    for alternative in &condition.alternatives {
+        let mut may_match = true;
+        for (column, range) in alternative {
+            if !PreparedRange::new(bounds, *column, range)?.intersects(0, 1) {
+                may_match = false;
+                break;
+            }
+        }
+        if may_match {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 #[cfg(test)]
 #[allow(clippy::single_range_in_vec_init)] // expected granule lists of one range
 mod tests {

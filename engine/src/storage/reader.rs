@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use arrow_array::ArrayRef;
 use granary_protocol::DataType;
 use granary_protocol::column::{
-    ArraySizes, Decoder, StreamSource, Substream, stream_file_name, substream_paths,
+    ArraySizes, Decoder, StreamSource, Substream, escape_for_file_name, stream_file_name,
+    substream_paths,
 };
 use granary_protocol::compress::{self, CompressedReader};
 use granary_protocol::io::Cursor;
@@ -39,7 +40,8 @@ impl ReadStats {
         self.bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn add(&self, rows: u64, bytes: u64) {
+    /// Counts `rows` rows and `bytes` decompressed bytes as read.
+    pub fn add(&self, rows: u64, bytes: u64) {
         self.rows
             .fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
         self.bytes
@@ -71,6 +73,10 @@ pub struct DataPart {
     pub modification_time: std::time::SystemTime,
     /// Marks of each stream, by stream file name (without `.mrk2`).
     marks: HashMap<String, Vec<Mark>>,
+    /// `primary.idx`, read on first use (a part is immutable, so it never changes).
+    primary_index: std::sync::OnceLock<std::sync::Arc<Vec<ArrayRef>>>,
+    /// The `minmax_*.idx` files, read on first use.
+    minmax: std::sync::OnceLock<std::sync::Arc<Vec<ArrayRef>>>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -241,6 +247,8 @@ impl DataPart {
             bytes_on_disk,
             modification_time,
             marks,
+            primary_index: std::sync::OnceLock::new(),
+            minmax: std::sync::OnceLock::new(),
         })
     }
 
@@ -292,6 +300,41 @@ impl DataPart {
     pub fn read_primary_index(&self, key_types: &[DataType]) -> Result<Vec<ArrayRef>> {
         let bytes = read(&self.dir.join("primary.idx"))?;
         primary_index::deserialize_binary(&self.name(), &bytes, key_types, self.granule_count() + 1)
+    }
+
+    /// The primary index, cached after the first read (`key_types` are the table's and never
+    /// change for a part).
+    pub fn primary_index(&self, key_types: &[DataType]) -> Result<std::sync::Arc<Vec<ArrayRef>>> {
+        if let Some(index) = self.primary_index.get() {
+            return Ok(std::sync::Arc::clone(index));
+        }
+        let index = std::sync::Arc::new(self.read_primary_index(key_types)?);
+        Ok(std::sync::Arc::clone(
+            self.primary_index.get_or_init(|| index),
+        ))
+    }
+
+    /// The minimum and maximum of each partition-key column (`minmax_<column>.idx`; two values per
+    /// array), cached after the first read.
+    pub fn minmax(&self, columns: &[(String, DataType)]) -> Result<std::sync::Arc<Vec<ArrayRef>>> {
+        if let Some(minmax) = self.minmax.get() {
+            return Ok(std::sync::Arc::clone(minmax));
+        }
+        let arrays = columns
+            .iter()
+            .map(|(name, data_type)| {
+                let file = format!("minmax_{}.idx", escape_for_file_name(name));
+                let bytes = read(&self.dir.join(&file))?;
+                let value_type = primary_index::index_value_type(data_type);
+                let mut arrays =
+                    primary_index::deserialize_binary(&self.name(), &bytes, &[value_type], 2)?;
+                arrays
+                    .pop()
+                    .ok_or_else(|| Error::corrupted(self.name(), format!("{file} is empty")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let arrays = std::sync::Arc::new(arrays);
+        Ok(std::sync::Arc::clone(self.minmax.get_or_init(|| arrays)))
     }
 
     /// Every row of the given columns, as one batch (fields carry their ClickHouse types).

@@ -27,7 +27,7 @@ use super::merge::{MergeCandidate, MergeSelectorSettings, MergingAlgorithm, sele
 use super::part::PartInfo;
 use super::partition::partition_id;
 use super::primary_index;
-use super::reader::DataPart;
+use super::reader::{DataPart, ReadStats};
 use super::writer::{PartColumn, PartPartition, PartWriter};
 use crate::error::{Error, Result};
 
@@ -73,6 +73,32 @@ impl PartSet {
     /// Total rows of the active parts.
     pub fn rows(&self) -> u64 {
         self.parts.iter().map(|part| part.rows).sum()
+    }
+}
+
+/// The rows of one partition as `SELECT ... FINAL` sees them, chunk by chunk.
+#[derive(Debug)]
+pub struct FinalStream {
+    merge: KWayMerge,
+    merging: Arc<dyn MergingAlgorithm>,
+    sorting_key: Vec<usize>,
+}
+
+impl FinalStream {
+    /// The next chunk, merged; `None` at the end.
+    pub fn next_chunk(&mut self) -> Result<Option<RecordBatch>> {
+        while let Some(chunk) = self.merge.next_chunk()? {
+            let merged = self.merging.merge(&chunk, &self.sorting_key)?;
+            if merged.num_rows() > 0 {
+                return Ok(Some(merged));
+            }
+        }
+        Ok(None)
+    }
+
+    /// What the merge read from the parts.
+    pub fn stats(&self) -> &ReadStats {
+        self.merge.stats()
     }
 }
 
@@ -514,6 +540,9 @@ impl TableData {
             self.layout.sorting_key.clone(),
             MERGE_CHUNK_ROWS,
         )?;
+        if !self.layout.merging.needs_whole_keys() {
+            merge = merge.cutting_anywhere();
+        }
         let temporary = self.dir.join(format!("{TEMPORARY_PREFIX}merge_{info}"));
         fs::create_dir(&temporary).map_err(|e| Error::io("create", &temporary, e))?;
         let written = self.write_merged(&mut merge, &sources[0], &temporary);
@@ -536,6 +565,24 @@ impl TableData {
             None
         };
         let mut state = self.state()?;
+        let still_active = sources.iter().all(|source| {
+            state
+                .parts
+                .parts
+                .iter()
+                .any(|part| part.info == source.info)
+        });
+        if !still_active {
+            // A TRUNCATE (or DROP PARTITION) removed sources while they were merged: the merged
+            // part must not bring their rows back.
+            drop(state);
+            if let Some(part) = merged_part {
+                self.outdated()?.push(part);
+            }
+            return Err(Error::Logical(format!(
+                "parts of {info} were removed while being merged; the merge is abandoned"
+            )));
+        }
         let mut parts: Vec<Arc<DataPart>> = state
             .parts
             .parts
@@ -590,7 +637,7 @@ impl TableData {
     }
 
     /// The partition-key value of a part, from its `partition.dat` (empty when unpartitioned).
-    fn partition_value(&self, part: &DataPart) -> Result<Vec<(DataType, ArrayRef)>> {
+    pub fn partition_value(&self, part: &DataPart) -> Result<Vec<(DataType, ArrayRef)>> {
         let types = &self.layout.partition_key_types;
         if types.is_empty() {
             return Ok(Vec::new());
@@ -625,22 +672,49 @@ impl TableData {
         Ok(removed)
     }
 
-    /// The rows of `parts` (one partition's) as `SELECT ... FINAL` sees them: merged by the engine's
-    /// algorithm, in key order.
-    pub fn read_final(&self, parts: &[Arc<DataPart>]) -> Result<RecordBatch> {
-        let columns = self.column_types();
-        let batches = parts
-            .iter()
-            .map(|part| part.read_all(&columns))
-            .collect::<Result<Vec<_>>>()?;
-        let fields: Vec<arrow_schema::Field> = columns
-            .iter()
-            .map(|(name, data_type)| granary_protocol::types::field_for(name, data_type))
-            .collect();
-        let schema = Arc::new(arrow_schema::Schema::new(fields));
-        let all = arrow_select::concat::concat_batches(&schema, &batches)?;
-        let sorted = self.sort(&all)?;
-        self.layout.merging.merge(&sorted, &self.layout.sorting_key)
+    /// The rows of `parts` (one partition's) as `SELECT ... FINAL` sees them, streamed: a k-way
+    /// merge of the parts through the engine's merging algorithm, in key order, `chunk_rows` at a
+    /// time (a chunk may hold more rows when one key spans them).
+    pub fn read_final(&self, parts: &[Arc<DataPart>], chunk_rows: usize) -> Result<FinalStream> {
+        let merge = KWayMerge::new(
+            parts,
+            self.column_types(),
+            self.layout.sorting_key.clone(),
+            chunk_rows,
+        )?;
+        Ok(FinalStream {
+            merge,
+            merging: Arc::clone(&self.layout.merging),
+            sorting_key: self.layout.sorting_key.clone(),
+        })
+    }
+
+    /// TRUNCATE: removes every part and forgets the insert ids. Durable on return: the part
+    /// directories are renamed to `tmp_truncated_*` (removed at the next start if not now).
+    pub fn truncate(&self) -> Result<()> {
+        let mut dedup = self.dedup()?;
+        let removed = {
+            let mut state = self.state()?;
+            std::mem::take(&mut state.parts)
+        };
+        for part in &removed.parts {
+            let target = self
+                .dir
+                .join(format!("{TEMPORARY_PREFIX}truncated_{}", part.name()));
+            fs::rename(&part.dir, &target).map_err(|e| Error::io("rename", &part.dir, e))?;
+        }
+        super::fs::sync_path(&self.dir)?;
+        dedup.clear()?;
+        drop(dedup);
+        for part in &removed.parts {
+            let target = self
+                .dir
+                .join(format!("{TEMPORARY_PREFIX}truncated_{}", part.name()));
+            if let Err(error) = fs::remove_dir_all(&target) {
+                tracing::warn!(part = %target.display(), %error, "cannot remove a truncated part");
+            }
+        }
+        Ok(())
     }
 
     /// Renames a written part into place and adds it to the active set.

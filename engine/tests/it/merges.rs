@@ -112,7 +112,13 @@ fn replacing_keeps_the_last_row_per_key_at_final_and_after_optimize_final() {
     table.insert(&rows(0, 1000), &[], None).unwrap();
     table.insert(&rows(1000, 1000), &[], None).unwrap();
     let snapshot = table.snapshot().unwrap();
-    let final_rows = table.read_final(&snapshot.parts).unwrap();
+    let mut stream = table.read_final(&snapshot.parts, 100).unwrap();
+    let mut chunks = Vec::new();
+    while let Some(chunk) = stream.next_chunk().unwrap() {
+        chunks.push(chunk);
+    }
+    assert!(chunks.len() > 1, "FINAL streams in chunks");
+    let final_rows = arrow_select::concat::concat_batches(&chunks[0].schema(), &chunks).unwrap();
     assert_eq!(final_rows.num_rows(), 1000);
     let strings = final_rows.column(2).as_string::<i32>();
     assert!(

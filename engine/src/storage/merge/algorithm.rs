@@ -14,6 +14,18 @@ use crate::error::Result;
 pub trait MergingAlgorithm: Debug + Send + Sync {
     /// The rows that survive, in key order.
     fn merge(&self, sorted: &RecordBatch, sorting_key: &[usize]) -> Result<RecordBatch>;
+
+    /// Whether `merge` must see every row of a key in one block (true unless rows are kept one
+    /// by one, whatever their neighbours).
+    fn needs_whole_keys(&self) -> bool {
+        true
+    }
+
+    /// Whether `SELECT ... FINAL` means anything for the engine (ClickHouse refuses FINAL on a
+    /// plain MergeTree).
+    fn supports_final(&self) -> bool {
+        true
+    }
 }
 
 /// `MergeTree`: every row survives.
@@ -23,6 +35,14 @@ pub struct OrdinaryMerge;
 impl MergingAlgorithm for OrdinaryMerge {
     fn merge(&self, sorted: &RecordBatch, _sorting_key: &[usize]) -> Result<RecordBatch> {
         Ok(sorted.clone())
+    }
+
+    fn needs_whole_keys(&self) -> bool {
+        false
+    }
+
+    fn supports_final(&self) -> bool {
+        false
     }
 }
 

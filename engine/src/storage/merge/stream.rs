@@ -42,6 +42,8 @@ pub struct KWayMerge {
     done: Vec<RecordBatch>,
     done_rows: usize,
     chunk_rows: usize,
+    /// Chunks may end inside a run of equal keys.
+    cut_anywhere: bool,
     /// Once the chunk is full: the key of its last row; the chunk ends where the key changes.
     cut_key: Option<OwnedRow>,
     stats: ReadStats,
@@ -89,6 +91,7 @@ impl KWayMerge {
             done: Vec::new(),
             done_rows: 0,
             chunk_rows: chunk_rows.max(1),
+            cut_anywhere: false,
             cut_key: None,
             stats: ReadStats::default(),
         };
@@ -237,6 +240,9 @@ impl KWayMerge {
                     self.push(index);
                 }
             }
+            if self.cut_anywhere && self.done_rows + self.pending.len() >= self.chunk_rows {
+                return self.take_chunk().map(Some);
+            }
         }
         self.cut_key = None;
         if self.done_rows + self.pending.len() == 0 {
@@ -252,6 +258,14 @@ impl KWayMerge {
         self.done.clear();
         self.done_rows = 0;
         Ok(chunk)
+    }
+
+    /// Lets chunks end between rows of one key: for merging algorithms that look at rows one by
+    /// one (`MergingAlgorithm::needs_whole_keys` is false), so that a long run of one key (or a
+    /// table without a sorting key) never has to fit in one chunk.
+    pub fn cutting_anywhere(mut self) -> KWayMerge {
+        self.cut_anywhere = true;
+        self
     }
 
     /// What the merge has read from its sources.

@@ -72,6 +72,18 @@ pub enum Error {
         /// Where it was looked for.
         context: String,
     },
+    /// A query the engine refuses or cannot run: a syntax error, an unknown table, a value that
+    /// does not fit its column. The code is what ClickHouse answers in the same situation.
+    #[error("{message}")]
+    Query {
+        /// ClickHouse's code for this failure.
+        code: ErrorCode,
+        /// What went wrong, for the user.
+        message: String,
+    },
+    /// An error from planning or executing a query in DataFusion.
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
     /// A bug: an invariant did not hold.
     #[error("logical error: {0}")]
     Logical(String),
@@ -93,8 +105,31 @@ impl Error {
             Error::ChecksumMismatch { .. } => ErrorCode::CHECKSUM_DOESNT_MATCH,
             Error::CorruptedPart { .. } => ErrorCode::CORRUPTED_DATA,
             Error::NoSuchColumn { .. } => ErrorCode::NO_SUCH_COLUMN_IN_TABLE,
+            Error::Query { code, .. } => *code,
+            Error::DataFusion(error) => datafusion_code(error),
             Error::Logical(_) => ErrorCode::LOGICAL_ERROR,
         }
+    }
+
+    /// A query error with ClickHouse's `code`.
+    pub fn query(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error::Query {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A feature Granary does not have yet (`NOT_IMPLEMENTED`).
+    pub fn not_implemented(what: impl std::fmt::Display) -> Error {
+        Error::query(
+            ErrorCode::NOT_IMPLEMENTED,
+            format!("{what} is not implemented yet"),
+        )
+    }
+
+    /// A syntax error (`SYNTAX_ERROR`).
+    pub fn syntax(message: impl Into<String>) -> Error {
+        Error::query(ErrorCode::SYNTAX_ERROR, message)
     }
 
     /// An I/O error on `path`.
@@ -111,6 +146,62 @@ impl Error {
             part: part.to_string(),
             reason: reason.into(),
         }
+    }
+}
+
+/// The ClickHouse code of a DataFusion error; an engine error wrapped by DataFusion keeps its own.
+fn datafusion_code(error: &datafusion::error::DataFusionError) -> ErrorCode {
+    use datafusion::error::DataFusionError as E;
+    match error {
+        E::External(inner) => match inner.downcast_ref::<Error>() {
+            Some(engine) => engine.code(),
+            None => ErrorCode::LOGICAL_ERROR,
+        },
+        E::Context(_, inner) | E::Diagnostic(_, inner) => datafusion_code(inner),
+        E::Shared(inner) => datafusion_code(inner),
+        E::ArrowError(inner, _) => arrow_code(inner),
+        E::SQL(..) => ErrorCode::SYNTAX_ERROR,
+        E::NotImplemented(_) => ErrorCode::NOT_IMPLEMENTED,
+        E::SchemaError(inner, _)
+            if matches!(
+                inner.as_ref(),
+                datafusion::common::SchemaError::FieldNotFound { .. }
+            ) =>
+        {
+            ErrorCode::UNKNOWN_IDENTIFIER
+        }
+        E::Plan(message) if message.contains("No field named") => ErrorCode::UNKNOWN_IDENTIFIER,
+        E::Plan(message) if message.contains("function") => ErrorCode::UNKNOWN_FUNCTION,
+        E::Plan(_) | E::SchemaError(..) => ErrorCode::BAD_ARGUMENTS,
+        E::ResourcesExhausted(_) => ErrorCode::MEMORY_LIMIT_EXCEEDED,
+        E::Execution(_) | E::ExecutionJoin(_) => ErrorCode::BAD_ARGUMENTS,
+        E::IoError(_) | E::ObjectStore(_) => ErrorCode::CANNOT_READ_FROM_FILE_DESCRIPTOR,
+        _ => ErrorCode::LOGICAL_ERROR,
+    }
+}
+
+/// The ClickHouse code of an Arrow compute error (casts of inserted values, mostly).
+fn arrow_code(error: &arrow_schema::ArrowError) -> ErrorCode {
+    use arrow_schema::ArrowError as A;
+    match error {
+        A::CastError(message) if message.contains("overflow") || message.contains("too large") => {
+            ErrorCode::VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        }
+        A::CastError(_) | A::ParseError(_) => ErrorCode::CANNOT_PARSE_TEXT,
+        A::ComputeError(message)
+            if message.contains("Overflow") || message.contains("overflow") =>
+        {
+            ErrorCode::VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        }
+        A::ArithmeticOverflow(_) => ErrorCode::VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE,
+        A::DivideByZero => ErrorCode::ILLEGAL_DIVISION,
+        _ => ErrorCode::BAD_ARGUMENTS,
+    }
+}
+
+impl From<Error> for datafusion::error::DataFusionError {
+    fn from(error: Error) -> Self {
+        datafusion::error::DataFusionError::External(Box::new(error))
     }
 }
 

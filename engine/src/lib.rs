@@ -22,7 +22,13 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod catalog;
+mod database;
 mod error;
+pub mod exec;
+pub mod functions;
+pub mod sql;
 pub mod storage;
 
+pub use database::{Database, DatabaseOptions, InsertOptions, InsertSummary, QueryResult, Session};
 pub use error::{Error, Result};

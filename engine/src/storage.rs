@@ -26,4 +26,6 @@ pub use marks::Mark;
 pub use part::PartInfo;
 pub use primary_index::{deserialize_binary, index_value_type, serialize_binary};
 pub use reader::{DataPart, ReadStats};
-pub use writer::{PartColumn, PartPartition, PartStream, PartWriter, WrittenPart, min_max_rows};
+pub use writer::{
+    PartColumn, PartPartition, PartStream, PartWriter, WrittenPart, codec_text, min_max_rows,
+};

@@ -2,6 +2,7 @@
 
 mod clickhouse;
 mod crash;
+mod database;
 mod dedup;
 mod merges;
 mod parts;

@@ -1,0 +1,818 @@
+//! The embedded database: `Database::open(path)`, `execute(sql)` streaming Arrow batches, and
+//! `insert(table, batches, options)` for bulk inserts. Front ends (the server) and tests use this
+//! API and nothing below it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt8Array};
+use arrow_schema::{Schema, SchemaRef};
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{Expr, Statement as SqlStatement};
+use futures::{Stream, StreamExt};
+use granary_protocol::types::field_for;
+use granary_protocol::{DataType, ErrorCode};
+
+use crate::catalog::{Catalog, DEFAULT_DATABASE, SYSTEM_DATABASE, Table};
+use crate::error::{Error, Result};
+use crate::exec::insert::{prepare_block, target_columns};
+use crate::exec::scan::QueryStats;
+use crate::exec::session::{functions_state, query_state};
+use crate::sql::parser::{parse_statement, setting_value};
+use crate::sql::rewrite::rewrite;
+use crate::sql::statement::{Insert, InsertSource, PartitionSpec, Statement, TableName};
+use crate::storage::dedup::BlockId;
+use crate::storage::merge::{MergeScheduler, SchedulerSettings};
+use crate::storage::partition::partition_id;
+
+/// Rows per block written by `INSERT ... SELECT` and by large API inserts (ClickHouse's
+/// `max_insert_block_size`).
+const MAX_INSERT_BLOCK_ROWS: usize = 1_048_576;
+
+/// How to open a database.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// Run background merges (off: parts merge only at OPTIMIZE).
+    pub background_merges: bool,
+    /// The merge scheduler's settings.
+    pub merges: SchedulerSettings,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        DatabaseOptions {
+            background_merges: true,
+            merges: SchedulerSettings::default(),
+        }
+    }
+}
+
+/// Options of one insert.
+#[derive(Debug, Clone, Default)]
+pub struct InsertOptions {
+    /// `insert_deduplication_token`: a repeated token makes the insert a no-op that succeeds.
+    pub dedup_token: Option<String>,
+}
+
+/// What an insert did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsertSummary {
+    /// Rows written (0 for a deduplicated insert).
+    pub rows: u64,
+    /// Parts written.
+    pub parts: Vec<String>,
+    /// Blocks skipped as duplicates.
+    pub deduplicated_blocks: usize,
+}
+
+/// An open data directory.
+#[derive(Debug, Clone)]
+pub struct Database {
+    catalog: Arc<Catalog>,
+    state: SessionState,
+}
+
+impl Database {
+    /// Opens (creating if needed) the data directory at `path`, with background merges.
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        Database::open_with(path, DatabaseOptions::default())
+    }
+
+    /// Opens the data directory at `path` with `options`.
+    pub fn open_with(path: impl AsRef<Path>, options: DatabaseOptions) -> Result<Database> {
+        let merges = options
+            .background_merges
+            .then(|| MergeScheduler::start(options.merges.clone()));
+        let catalog = Arc::new(Catalog::open(path.as_ref(), functions_state(), merges)?);
+        let state = query_state(Arc::clone(&catalog));
+        Ok(Database { catalog, state })
+    }
+
+    /// The catalog (databases and tables).
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// A session in the `default` database.
+    pub fn session(&self) -> Session {
+        Session {
+            database: self.clone(),
+            current_database: DEFAULT_DATABASE.to_string(),
+            settings: BTreeMap::new(),
+        }
+    }
+
+    /// Runs one statement in a fresh session.
+    pub async fn execute(&self, sql: &str) -> Result<QueryResult> {
+        self.session().execute(sql).await
+    }
+
+    /// Inserts Arrow batches into `table` (`db.table` or a table of `default`), columns matched by
+    /// name; omitted columns get their defaults. The batches form one insert: with a dedup token,
+    /// block `i` of it is deduplicated by the token (and `_i` for i > 0), as ClickHouse does.
+    pub async fn insert(
+        &self,
+        table: &str,
+        batches: Vec<RecordBatch>,
+        options: InsertOptions,
+    ) -> Result<InsertSummary> {
+        let name = match table.split_once('.') {
+            Some((database, table)) => TableName {
+                database: Some(database.to_string()),
+                table: table.to_string(),
+            },
+            None => TableName {
+                database: None,
+                table: table.to_string(),
+            },
+        };
+        let session = self.session();
+        let table = session.table(&name)?;
+        let mut writer = BlockWriter::new(self.clone(), table, None, true, options.dedup_token);
+        for batch in batches {
+            writer.push(batch).await?;
+        }
+        writer.finish().await
+    }
+}
+
+/// A connection's state: the current database and its settings.
+#[derive(Debug, Clone)]
+pub struct Session {
+    database: Database,
+    current_database: String,
+    settings: BTreeMap<String, String>,
+}
+
+impl Session {
+    /// The current database.
+    pub fn current_database(&self) -> &str {
+        &self.current_database
+    }
+
+    /// A session setting set with `SET`.
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.settings.get(name).map(String::as_str)
+    }
+
+    fn resolve(&self, name: &TableName) -> (String, String) {
+        (
+            name.database
+                .clone()
+                .unwrap_or_else(|| self.current_database.clone()),
+            name.table.clone(),
+        )
+    }
+
+    fn table(&self, name: &TableName) -> Result<Arc<Table>> {
+        let (database, table) = self.resolve(name);
+        if database == SYSTEM_DATABASE {
+            return Err(Error::query(
+                ErrorCode::NOT_IMPLEMENTED,
+                "system tables are read-only",
+            ));
+        }
+        self.database.catalog.table(&database, &table)
+    }
+
+    /// Runs one statement. Queries stream; other statements return an empty result (or, for
+    /// SHOW / DESCRIBE / EXISTS, a small one).
+    pub async fn execute(&mut self, sql: &str) -> Result<QueryResult> {
+        let statement = parse_statement(sql)?;
+        let catalog = Arc::clone(&self.database.catalog);
+        match statement {
+            Statement::CreateDatabase {
+                name,
+                if_not_exists,
+            } => {
+                blocking(move || catalog.create_database(&name, if_not_exists)).await?;
+                Ok(QueryResult::empty())
+            }
+            Statement::CreateTable(create) => {
+                let (database, table) = self.resolve(&create.name);
+                blocking(move || {
+                    catalog.create_table(
+                        &database,
+                        &table,
+                        create.definition,
+                        create.if_not_exists,
+                        create.or_replace,
+                    )
+                })
+                .await?;
+                Ok(QueryResult::empty())
+            }
+            Statement::DropDatabase { name, if_exists } => {
+                blocking(move || catalog.drop_database(&name, if_exists)).await?;
+                if !self
+                    .database
+                    .catalog
+                    .database_exists(&self.current_database)?
+                {
+                    self.current_database = DEFAULT_DATABASE.to_string();
+                }
+                Ok(QueryResult::empty())
+            }
+            Statement::DropTable { name, if_exists } => {
+                let (database, table) = self.resolve(&name);
+                blocking(move || catalog.drop_table(&database, &table, if_exists)).await?;
+                Ok(QueryResult::empty())
+            }
+            Statement::Truncate { name, if_exists } => {
+                let (database, table) = self.resolve(&name);
+                let Some(table) = catalog.find(&database, &table)? else {
+                    if if_exists {
+                        return Ok(QueryResult::empty());
+                    }
+                    return Err(catalog.table(&database, &table).err().unwrap_or_else(|| {
+                        Error::Logical("a table vanished during TRUNCATE".into())
+                    }));
+                };
+                blocking(move || table.data.truncate()).await?;
+                Ok(QueryResult::empty())
+            }
+            Statement::Rename(pairs) => {
+                for (from, to) in pairs {
+                    let from = self.resolve(&from);
+                    let to = self.resolve(&to);
+                    let catalog = Arc::clone(&catalog);
+                    blocking(move || catalog.rename_table((&from.0, &from.1), (&to.0, &to.1)))
+                        .await?;
+                }
+                Ok(QueryResult::empty())
+            }
+            Statement::ShowDatabases { like } => {
+                let names = filter_like(catalog.database_names()?, like.as_deref());
+                QueryResult::strings(&[("name", names)])
+            }
+            Statement::ShowTables { database, like } => {
+                let database = database.unwrap_or_else(|| self.current_database.clone());
+                let names: Vec<String> = if database == SYSTEM_DATABASE {
+                    crate::exec::system::SystemSchema::new(Arc::clone(&catalog))
+                        .table_names_sorted()
+                } else {
+                    catalog
+                        .tables(&database)?
+                        .iter()
+                        .map(|table| table.name.clone())
+                        .collect()
+                };
+                QueryResult::strings(&[("name", filter_like(names, like.as_deref()))])
+            }
+            Statement::ShowCreateTable(name) => {
+                let table = self.table(&name)?;
+                let text = table
+                    .definition
+                    .create_statement(&format!("{}.{}", table.database, table.name));
+                QueryResult::strings(&[("statement", vec![text])])
+            }
+            Statement::ShowCreateDatabase(name) => {
+                if !catalog.database_exists(&name)? {
+                    return Err(Error::query(
+                        ErrorCode::UNKNOWN_DATABASE,
+                        format!("database {name} does not exist"),
+                    ));
+                }
+                QueryResult::strings(&[(
+                    "statement",
+                    vec![format!("CREATE DATABASE {name}\nENGINE = Atomic")],
+                )])
+            }
+            Statement::Describe(name) => {
+                let table = self.table(&name)?;
+                describe(&table)
+            }
+            Statement::ExistsTable(name) => {
+                let (database, table) = self.resolve(&name);
+                let exists = catalog.database_exists(&database)?
+                    && database != SYSTEM_DATABASE
+                    && catalog.find(&database, &table)?.is_some();
+                QueryResult::flag("result", exists)
+            }
+            Statement::ExistsDatabase(name) => {
+                QueryResult::flag("result", catalog.database_exists(&name)?)
+            }
+            Statement::Optimize(optimize) => {
+                let table = self.table(&optimize.name)?;
+                let partition = match &optimize.partition {
+                    None => None,
+                    Some(PartitionSpec::Id(id)) => Some(id.clone()),
+                    Some(PartitionSpec::Value(expr)) => {
+                        Some(self.partition_id_of(&table, expr).await?)
+                    }
+                };
+                let final_ = optimize.final_;
+                blocking(move || {
+                    table.data.optimize(partition.as_deref(), final_)?;
+                    table.data.remove_outdated()
+                })
+                .await?;
+                Ok(QueryResult::empty())
+            }
+            Statement::Insert(insert) => self.insert(*insert).await,
+            Statement::Use(database) => {
+                if !catalog.database_exists(&database)? {
+                    return Err(Error::query(
+                        ErrorCode::UNKNOWN_DATABASE,
+                        format!("database {database} does not exist"),
+                    ));
+                }
+                self.current_database = database;
+                Ok(QueryResult::empty())
+            }
+            Statement::Set(settings) => {
+                for (name, value) in settings {
+                    let value = setting_text(&value)?;
+                    self.settings.insert(name, value);
+                }
+                Ok(QueryResult::empty())
+            }
+            Statement::Query(statement) => self.query(*statement).await,
+        }
+    }
+
+    /// The partition id of `PARTITION expr` for `table`.
+    async fn partition_id_of(&self, table: &Table, expr: &Expr) -> Result<String> {
+        let types = table.partition_key_types().to_vec();
+        let batch = self.constant_row(&format!("SELECT {expr}")).await?;
+        let arrays: Vec<ArrayRef> = match (batch.num_columns(), types.len()) {
+            (1, n) if n > 1 => {
+                let column = batch.column(0);
+                let tuple = column
+                    .as_any()
+                    .downcast_ref::<arrow_array::StructArray>()
+                    .ok_or_else(|| {
+                        Error::query(
+                            ErrorCode::INVALID_PARTITION_VALUE,
+                            format!("the partition key has {n} elements"),
+                        )
+                    })?;
+                tuple.columns().to_vec()
+            }
+            _ => batch.columns().to_vec(),
+        };
+        if arrays.len() != types.len() {
+            return Err(Error::query(
+                ErrorCode::INVALID_PARTITION_VALUE,
+                format!(
+                    "the partition key has {} elements, the value {}",
+                    types.len(),
+                    arrays.len()
+                ),
+            ));
+        }
+        let value = types
+            .iter()
+            .zip(arrays)
+            .map(|(data_type, array)| {
+                let converted = crate::exec::insert::convert(&array, data_type, "PARTITION")?;
+                Ok((data_type.clone(), converted))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        partition_id(&value, 0)
+    }
+
+    async fn constant_row(&self, sql: &str) -> Result<RecordBatch> {
+        let Statement::Query(statement) = parse_statement(sql)? else {
+            return Err(Error::Logical(format!("{sql} is not a query")));
+        };
+        let mut result = self.query(*statement).await?;
+        let schema = result.schema();
+        let mut batches = Vec::new();
+        while let Some(batch) = result.next().await {
+            batches.push(batch?);
+        }
+        Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
+    }
+
+    fn query_state(&self, stats: &Arc<QueryStats>) -> SessionState {
+        let mut config = self.database.state.config().clone();
+        config.options_mut().catalog.default_schema = self.current_database.clone();
+        let config = config.with_extension(Arc::clone(stats));
+        SessionStateBuilder::new_from_existing(self.database.state.clone())
+            .with_config(config)
+            .build()
+    }
+
+    async fn query(&self, mut statement: SqlStatement) -> Result<QueryResult> {
+        if !matches!(
+            statement,
+            SqlStatement::Query(_) | SqlStatement::Explain { .. }
+        ) {
+            return Err(Error::not_implemented(format!(
+                "this statement ({})",
+                statement
+                    .to_string()
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )));
+        }
+        let stats = Arc::new(QueryStats::default());
+        let state = self.query_state(&stats);
+        rewrite(&mut statement, &state, &self.current_database);
+        self.check_databases(&statement)?;
+        let plan = state
+            .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+            .await
+            .map_err(table_errors)?;
+        let frame = DataFrame::new(state, plan);
+        let stream = frame.execute_stream().await.map_err(table_errors)?;
+        Ok(QueryResult::streaming(stream, stats))
+    }
+
+    /// `UNKNOWN_DATABASE` for a table of a database that does not exist (DataFusion would only say
+    /// that the table is not found).
+    fn check_databases(&self, statement: &SqlStatement) -> Result<()> {
+        let mut missing = None;
+        let _ = datafusion::sql::sqlparser::ast::visit_relations(statement, |name| {
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .filter_map(|part| part.as_ident().map(|ident| ident.value.clone()))
+                .collect();
+            let database = match parts.as_slice() {
+                [database, _] => Some(database.clone()),
+                [_, database, _] => Some(database.clone()),
+                _ => None,
+            };
+            if let Some(database) = database
+                && !self
+                    .database
+                    .catalog
+                    .database_exists(&database)
+                    .unwrap_or(true)
+            {
+                missing = Some(database);
+                return std::ops::ControlFlow::Break(());
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+        match missing {
+            Some(database) => Err(Error::query(
+                ErrorCode::UNKNOWN_DATABASE,
+                format!("database {database} does not exist"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    async fn insert(&self, insert: Insert) -> Result<QueryResult> {
+        let table = self.table(&insert.table)?;
+        let mut token = self.settings.get("insert_deduplication_token").cloned();
+        for (name, value) in &insert.settings {
+            match name.as_str() {
+                "insert_deduplication_token" => token = Some(setting_text(value)?),
+                "insert_deduplicate" | "async_insert" | "wait_for_async_insert" => {}
+                other => {
+                    return Err(Error::query(
+                        ErrorCode::UNKNOWN_SETTING,
+                        format!("unknown setting {other}"),
+                    ));
+                }
+            }
+        }
+        let InsertSource::Query(query) = insert.source;
+        let mut source = self.query(SqlStatement::Query(query)).await?;
+        let mut writer =
+            BlockWriter::new(self.database.clone(), table, insert.columns, false, token);
+        while let Some(batch) = source.next().await {
+            writer.push(batch?).await?;
+        }
+        let summary = writer.finish().await?;
+        let mut result = QueryResult::empty();
+        result.written_rows = summary.rows;
+        Ok(result)
+    }
+}
+
+/// Gathers inserted batches into blocks of up to `MAX_INSERT_BLOCK_ROWS` and writes each as one
+/// deduplicated unit.
+struct BlockWriter {
+    database: Database,
+    table: Arc<Table>,
+    columns: Option<Vec<String>>,
+    by_name: bool,
+    token: Option<String>,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    blocks: usize,
+    summary: InsertSummary,
+}
+
+impl BlockWriter {
+    fn new(
+        database: Database,
+        table: Arc<Table>,
+        columns: Option<Vec<String>>,
+        by_name: bool,
+        token: Option<String>,
+    ) -> BlockWriter {
+        BlockWriter {
+            database,
+            table,
+            columns,
+            by_name,
+            token,
+            pending: Vec::new(),
+            pending_rows: 0,
+            blocks: 0,
+            summary: InsertSummary::default(),
+        }
+    }
+
+    async fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        self.pending_rows += batch.num_rows();
+        self.pending.push(batch);
+        if self.pending_rows >= MAX_INSERT_BLOCK_ROWS {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let schema = self.pending[0].schema();
+        let input = arrow_select::concat::concat_batches(&schema, &self.pending)?;
+        self.pending.clear();
+        self.pending_rows = 0;
+        if input.num_rows() == 0 {
+            return Ok(());
+        }
+        let targets = target_columns(
+            &self.table,
+            &input.schema(),
+            self.columns.as_deref(),
+            self.by_name,
+        )?;
+        let table = Arc::clone(&self.table);
+        let functions = self.database.catalog.functions().clone();
+        let token = self.token.clone();
+        let index = self.blocks;
+        self.blocks += 1;
+        let (outcome, rows) = blocking(move || {
+            let block = prepare_block(&table, &functions, &input, &targets)?;
+            let id = match &token {
+                Some(token) => Some(BlockId::from_token(token, index)),
+                None => Some(BlockId::from_data(&block.batch)?),
+            };
+            let outcome = table
+                .data
+                .insert(&block.batch, &block.partition_key, id.as_ref())?;
+            Ok((outcome, block.batch.num_rows() as u64))
+        })
+        .await?;
+        if outcome.deduplicated {
+            self.summary.deduplicated_blocks += 1;
+        } else {
+            self.summary.rows += rows;
+            self.summary.parts.extend(outcome.parts);
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<InsertSummary> {
+        self.flush().await?;
+        if let Some(merges) = self.database.catalog.merges() {
+            merges.wake();
+        }
+        Ok(self.summary)
+    }
+}
+
+/// Runs blocking storage work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| Error::Logical(format!("a storage task failed: {error}")))?
+}
+
+/// DataFusion's "table not found" / "schema not found" as ClickHouse's codes.
+fn table_errors(error: datafusion::error::DataFusionError) -> Error {
+    let message = error.to_string();
+    if message.contains("table") && message.contains("not found") {
+        return Error::query(ErrorCode::UNKNOWN_TABLE, message);
+    }
+    if message.contains("failed to resolve schema") {
+        return Error::query(ErrorCode::UNKNOWN_DATABASE, message);
+    }
+    Error::from(error)
+}
+
+fn setting_text(value: &Expr) -> Result<String> {
+    Ok(match setting_value(value)? {
+        crate::catalog::settings::SettingValue::Number(text)
+        | crate::catalog::settings::SettingValue::String(text) => text,
+    })
+}
+
+/// Names matching a SQL `LIKE` pattern (`%` and `_`).
+fn filter_like(names: Vec<String>, like: Option<&str>) -> Vec<String> {
+    let Some(pattern) = like else {
+        return names;
+    };
+    names
+        .into_iter()
+        .filter(|name| like_matches(pattern.as_bytes(), name.as_bytes()))
+        .collect()
+}
+
+fn like_matches(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'%', rest)) => (0..=text.len()).any(|skip| like_matches(rest, &text[skip..])),
+        Some((b'_', rest)) => !text.is_empty() && like_matches(rest, &text[1..]),
+        Some((c, rest)) => text.first() == Some(c) && like_matches(rest, &text[1..]),
+    }
+}
+
+/// `DESCRIBE TABLE`: ClickHouse's seven columns.
+fn describe(table: &Table) -> Result<QueryResult> {
+    let columns = &table.definition.columns;
+    let text = |f: &dyn Fn(usize) -> String| (0..columns.len()).map(f).collect::<Vec<_>>();
+    QueryResult::strings(&[
+        ("name", text(&|i| columns[i].name.clone())),
+        ("type", text(&|i| columns[i].data_type.to_string())),
+        (
+            "default_type",
+            text(&|i| {
+                if columns[i].default.is_some() {
+                    "DEFAULT".into()
+                } else {
+                    String::new()
+                }
+            }),
+        ),
+        (
+            "default_expression",
+            text(&|i| {
+                columns[i]
+                    .default
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            }),
+        ),
+        (
+            "comment",
+            text(&|i| columns[i].comment.clone().unwrap_or_default()),
+        ),
+        (
+            "codec_expression",
+            text(&|i| {
+                columns[i]
+                    .codec
+                    .map(|codec| {
+                        let text = crate::storage::codec_text(codec);
+                        text.strip_prefix("CODEC(")
+                            .and_then(|inner| inner.strip_suffix(')'))
+                            .unwrap_or(&text)
+                            .to_string()
+                    })
+                    .unwrap_or_default()
+            }),
+        ),
+        ("ttl_expression", text(&|_| String::new())),
+    ])
+}
+
+/// The result of a statement: a stream of Arrow batches.
+pub struct QueryResult {
+    schema: SchemaRef,
+    stream: Option<SendableRecordBatchStream>,
+    ready: Vec<RecordBatch>,
+    stats: Arc<QueryStats>,
+    written_rows: u64,
+}
+
+impl std::fmt::Debug for QueryResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryResult")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueryResult {
+    fn empty() -> QueryResult {
+        QueryResult {
+            schema: Arc::new(Schema::empty()),
+            stream: None,
+            ready: Vec::new(),
+            stats: Arc::new(QueryStats::default()),
+            written_rows: 0,
+        }
+    }
+
+    fn streaming(stream: SendableRecordBatchStream, stats: Arc<QueryStats>) -> QueryResult {
+        QueryResult {
+            schema: stream.schema(),
+            stream: Some(stream),
+            ready: Vec::new(),
+            stats,
+            written_rows: 0,
+        }
+    }
+
+    fn batch(batch: RecordBatch) -> QueryResult {
+        QueryResult {
+            schema: batch.schema(),
+            stream: None,
+            ready: vec![batch],
+            stats: Arc::new(QueryStats::default()),
+            written_rows: 0,
+        }
+    }
+
+    fn strings(columns: &[(&str, Vec<String>)]) -> Result<QueryResult> {
+        let fields: Vec<_> = columns
+            .iter()
+            .map(|(name, _)| field_for(name, &DataType::String))
+            .collect();
+        let arrays: Vec<ArrayRef> = columns
+            .iter()
+            .map(|(_, values)| Arc::new(StringArray::from(values.clone())) as ArrayRef)
+            .collect();
+        Ok(QueryResult::batch(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            arrays,
+        )?))
+    }
+
+    fn flag(name: &str, value: bool) -> Result<QueryResult> {
+        let field = field_for(name, &DataType::UInt8);
+        Ok(QueryResult::batch(RecordBatch::try_new(
+            Arc::new(Schema::new(vec![field])),
+            vec![Arc::new(UInt8Array::from(vec![u8::from(value)]))],
+        )?))
+    }
+
+    /// The columns of the result (empty for statements that return nothing).
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// Rows and bytes this query has read from parts so far (complete once the stream ends).
+    pub fn read_rows(&self) -> u64 {
+        self.stats.read.rows()
+    }
+
+    /// Decompressed bytes read from parts so far.
+    pub fn read_bytes(&self) -> u64 {
+        self.stats.read.bytes()
+    }
+
+    /// Rows an INSERT wrote.
+    pub fn written_rows(&self) -> u64 {
+        self.written_rows
+    }
+
+    /// Reads the whole result (for small results and tests; queries otherwise stream).
+    pub async fn collect(mut self) -> Result<Vec<RecordBatch>> {
+        let mut batches = Vec::new();
+        while let Some(batch) = self.next().await {
+            batches.push(batch?);
+        }
+        Ok(batches)
+    }
+}
+
+impl Stream for QueryResult {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if !self.ready.is_empty() {
+            return Poll::Ready(Some(Ok(self.ready.remove(0))));
+        }
+        match self.stream.as_mut() {
+            None => Poll::Ready(None),
+            Some(stream) => stream
+                .poll_next_unpin(cx)
+                .map(|item| item.map(|result| result.map_err(Error::from))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_match_as_in_sql() {
+        assert!(like_matches(b"hi%", b"hits"));
+        assert!(like_matches(b"%t_", b"hits"));
+        assert!(!like_matches(b"h_t", b"hits"));
+        assert!(like_matches(b"%", b""));
+    }
+}

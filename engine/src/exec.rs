@@ -1,0 +1,10 @@
+//! Query execution on DataFusion: the session and catalog bridge ([`session`]), MergeTree scans
+//! with pruning ([`scan`], [`pruning`]), system tables ([`system`]), table expressions
+//! ([`expressions`]) and the conversion of inserted rows ([`insert`]).
+
+pub mod expressions;
+pub mod insert;
+pub mod pruning;
+pub mod scan;
+pub mod session;
+pub mod system;

@@ -29,9 +29,11 @@ $(CHDB_STAMP):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check chdb==$(CHDB_VERSION)
 	touch $@
 
-# Codec throughput next to memcpy (criterion); numbers land in target/criterion.
+# Criterion benchmarks (codec, part layer, embedded database); numbers land in target/criterion.
 bench:
 	$(CARGO) bench -p granary-protocol --bench codec
+	$(CARGO) bench -p granary-engine --bench storage
+	$(CARGO) bench -p granary-engine --bench database
 
 run:
 	@echo "granary-server does not exist yet: it arrives with the server issue (#5)." >&2

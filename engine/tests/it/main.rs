@@ -3,6 +3,7 @@
 mod clickhouse;
 mod crash;
 mod database;
+mod database_crash;
 mod dedup;
 mod merges;
 mod parts;

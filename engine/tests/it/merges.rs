@@ -324,3 +324,52 @@ fn the_k_way_merge_streams_in_key_order_and_never_splits_a_key() {
     }
     assert!(merge.stats().rows() >= 900);
 }
+
+#[test]
+fn a_plain_merge_cuts_chunks_anywhere_and_keeps_key_order() {
+    use granary_engine::storage::merge::stream::KWayMerge;
+    let root = tempfile::tempdir().unwrap();
+    let table = TableData::open(&root.path().join("t"), layout(false)).unwrap();
+    for first in [0, 1000, 2000] {
+        table.insert(&rows(first, 1000), &[], None).unwrap();
+    }
+    let snapshot = table.snapshot().unwrap();
+    let columns: Vec<(String, granary_protocol::DataType)> = table
+        .layout()
+        .columns
+        .iter()
+        .map(|column| (column.name.clone(), column.data_type.clone()))
+        .collect();
+    let mut merge = KWayMerge::new(
+        &snapshot.parts,
+        columns,
+        table.layout().sorting_key.clone(),
+        100,
+    )
+    .unwrap()
+    .cutting_anywhere();
+    let mut keys = Vec::new();
+    let mut chunks = 0;
+    while let Some(chunk) = merge.next_chunk().unwrap() {
+        assert!(
+            chunk.num_rows() <= 100,
+            "a chunk of {} rows",
+            chunk.num_rows()
+        );
+        keys.extend(
+            chunk
+                .column(1)
+                .as_primitive::<UInt64Type>()
+                .values()
+                .iter()
+                .copied(),
+        );
+        chunks += 1;
+    }
+    assert_eq!(keys.len(), 3000);
+    assert!(chunks >= 30);
+    assert!(
+        keys.windows(2).all(|pair| pair[0] <= pair[1]),
+        "merged in key order"
+    );
+}

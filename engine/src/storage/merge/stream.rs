@@ -226,7 +226,10 @@ impl KWayMerge {
                 return self.take_chunk().map(Some);
             }
             self.pending.push((index, row));
-            if self.cut_key.is_none() && self.done_rows + self.pending.len() >= self.chunk_rows {
+            if self.cut_key.is_none()
+                && !self.cut_anywhere
+                && self.done_rows + self.pending.len() >= self.chunk_rows
+            {
                 self.cut_key = source.keys.as_ref().map(|keys| keys.row(row).owned());
             }
             let rows = source.batch.as_ref().map_or(0, RecordBatch::num_rows);

@@ -91,7 +91,7 @@ fn database(c: &mut Criterion) {
     group.finish();
     let mut group = c.benchmark_group("database point query");
     group.sample_size(20);
-    let sql = "SELECT url FROM hits WHERE counter_id = 42 AND event_date = '2022-01-15'";
+    let sql = "SELECT url FROM hits WHERE counter_id = 42 AND event_date = '2022-01-20'";
     let mut result = runtime.block_on(db.execute(sql)).unwrap();
     let found = runtime.block_on(async {
         let mut found = 0;

@@ -108,26 +108,23 @@ impl Columns {
 
 fn databases(catalog: &Catalog) -> Result<RecordBatch> {
     let names = catalog.database_names()?;
+    let engines = names
+        .iter()
+        .map(|name| {
+            if name == SYSTEM_DATABASE {
+                "Memory"
+            } else {
+                "Atomic"
+            }
+            .to_string()
+        })
+        .collect();
+    let comments = vec![String::new(); names.len()];
     let mut table = Columns::default();
-    table.strings(
-        "engine",
-        names
-            .iter()
-            .map(|name| {
-                if name == SYSTEM_DATABASE {
-                    "Memory".to_string()
-                } else {
-                    "Atomic".to_string()
-                }
-            })
-            .collect(),
-    );
-    table.strings("comment", vec![String::new(); names.len()]);
-    let mut result = Columns::default();
-    result.strings("name", names);
-    result.fields.extend(table.fields);
-    result.arrays.extend(table.arrays);
-    result.finish()
+    table.strings("name", names);
+    table.strings("engine", engines);
+    table.strings("comment", comments);
+    table.finish()
 }
 
 fn tables(catalog: &Catalog) -> Result<RecordBatch> {

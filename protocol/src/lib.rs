@@ -11,6 +11,7 @@
 //! - [`block`]: Native blocks (BlockInfo, columns, rows) as Arrow `RecordBatch`es, per revision.
 //! - [`compress`]: ClickHouse's compressed block framing (CityHash128 v1.0.2 checksum, LZ4, ZSTD,
 //!   NONE), a writer that cuts blocks as ClickHouse does and a reader that seeks to marks.
+//! - [`text`]: ClickHouse's text form of values (floats, decimals, dates, nested values).
 //! - [`ErrorCode`]: ClickHouse's error codes, used by every Granary crate.
 //!
 //! ```text
@@ -45,6 +46,7 @@ pub mod compress;
 mod error;
 mod error_code;
 pub mod io;
+pub mod text;
 pub mod types;
 
 pub use error::{Error, Result};

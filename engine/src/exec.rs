@@ -1,10 +1,11 @@
 //! Query execution on DataFusion: the session and catalog bridge ([`session`]), MergeTree scans
-//! with pruning ([`scan`], [`pruning`]), system tables ([`system`]), table expressions
+//! with pruning ([`scan`], [`pruning`]), system tables ([`system`]), ClickHouse's typing ([`semantics`]), table expressions
 //! ([`expressions`]) and the conversion of inserted rows ([`insert`]).
 
 pub mod expressions;
 pub mod insert;
 pub mod pruning;
 pub mod scan;
+pub mod semantics;
 pub mod session;
 pub mod system;

@@ -1,6 +1,8 @@
-//! SQL: parsing one statement ([`parser`]), the statements the engine runs ([`statement`]), and the
-//! rewrite of queries into what DataFusion plans with ClickHouse's meaning ([`rewrite`]).
+//! SQL: parsing one statement ([`parser`]), the statements the engine runs ([`statement`]), the
+//! rewrite of queries into what DataFusion plans with ClickHouse's meaning ([`rewrite`]) and
+//! ClickHouse's names for result columns ([`names`]).
 
+pub mod names;
 pub mod parser;
 pub mod rewrite;
 pub mod statement;

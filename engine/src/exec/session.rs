@@ -14,7 +14,10 @@ use datafusion::error::Result as DfResult;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::SessionConfig;
 
+use datafusion::optimizer::{Analyzer, AnalyzerRule};
+
 use super::scan::MergeTreeProvider;
+use super::semantics::ClickHouseSemantics;
 use super::system::SystemSchema;
 use crate::catalog::{Catalog, DEFAULT_DATABASE, SYSTEM_DATABASE};
 
@@ -38,9 +41,13 @@ fn config() -> SessionConfig {
 
 /// A session state with Granary's functions and no tables: compiles table expressions.
 pub fn functions_state() -> SessionState {
+    let mut analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> =
+        vec![Arc::new(ClickHouseSemantics)];
+    analyzer_rules.extend(Analyzer::new().rules);
     let mut state = SessionStateBuilder::new()
         .with_config(config())
         .with_default_features()
+        .with_analyzer_rules(analyzer_rules)
         .build();
     for function in crate::functions::scalar_functions() {
         // Registering replaces nothing of DataFusion's: the names are ClickHouse's own.

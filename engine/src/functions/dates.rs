@@ -1,6 +1,4 @@
-//! ClickHouse functions registered with DataFusion under their ClickHouse names. So far the date
-//! functions that partition keys are made of (`toYYYYMM`, `toYYYYMMDD`, `toDate`); the function
-//! library proper comes with the SQL-dialect work.
+//! Date functions: `toYYYYMM`, `toYYYYMMDD`, `toDate`.
 //!
 //! Dates follow ClickHouse: a `DateTime` without a time zone is read in UTC (Granary's server time
 //! zone), one with a zone in that zone.
@@ -22,8 +20,8 @@ use datafusion::logical_expr::{
 };
 use granary_protocol::types::CLICKHOUSE_TYPE_KEY;
 
-/// Every function of this module, ready to register.
-pub fn scalar_functions() -> Vec<ScalarUDF> {
+/// The functions of this module.
+pub fn functions() -> Vec<ScalarUDF> {
     [DatePart::YearMonth, DatePart::YearMonthDay, DatePart::Date]
         .into_iter()
         .map(|part| {

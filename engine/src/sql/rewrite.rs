@@ -4,17 +4,24 @@
 //! - function names: DataFusion lower-cases unquoted function names, ClickHouse does not
 //!   (`toYYYYMM` is not `toyyyymm`) except for standard functions (`COUNT(*)`, `Sum(x)`). A name
 //!   known as written is quoted, so that DataFusion keeps its case; a name known only in lower
-//!   case is lower-cased.
+//!   case is lower-cased;
+//! - result columns without an alias get ClickHouse's name for their expression ([`names`]);
+//! - conditions (`WHERE`, `PREWHERE`, `HAVING`, `QUALIFY`, the operands of `AND`/`OR`/`NOT`, `CASE`
+//!   branches) that are not evidently boolean are wrapped in [`TRUTH`], which the query analysis
+//!   resolves once types are known: ClickHouse takes numbers there.
 
 use std::ops::ControlFlow;
 
 use datafusion::execution::session_state::SessionState;
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, ObjectName, ObjectNamePart, Statement, TableAlias, TableFactor, VisitMut,
-    VisitorMut,
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr,
+    Statement, TableAlias, TableFactor, UnaryOperator, Value, VisitMut, VisitorMut,
 };
 
+use super::names::column_name;
 use crate::exec::session::FINAL_CATALOG;
+use crate::functions::truth::TRUTH;
 
 /// Applies the rewrites to `statement`; `database` is the session's current database.
 pub fn rewrite(statement: &mut Statement, state: &SessionState, database: &str) {
@@ -81,6 +88,61 @@ impl VisitorMut for Rewriter<'_> {
         ControlFlow::Continue(())
     }
 
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        for_each_select(&mut query.body, &mut |select| {
+            name_columns(select);
+            for condition in [
+                &mut select.selection,
+                &mut select.prewhere,
+                &mut select.having,
+                &mut select.qualify,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                as_condition(condition);
+            }
+        });
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And | BinaryOperator::Or | BinaryOperator::Xor,
+                right,
+            } => {
+                as_condition(left);
+                as_condition(right);
+            }
+            Expr::UnaryOp {
+                op: UnaryOperator::Not,
+                expr: operand,
+            } => as_condition(operand),
+            // DataFusion refuses `-` on unsigned numbers; ClickHouse's `negate` widens them.
+            Expr::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr: operand,
+            } if !matches!(operand.as_ref(), Expr::Value(value) if matches!(value.value, Value::Number(..))) =>
+            {
+                let operand = std::mem::replace(operand.as_mut(), Expr::value(Value::Null));
+                *expr = function_call("negate", vec![operand]);
+            }
+            Expr::Case {
+                operand: None,
+                conditions,
+                ..
+            } => {
+                for when in conditions {
+                    as_condition(&mut when.condition);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         if let Expr::Function(function) = expr
             && let [ObjectNamePart::Identifier(ident)] = function.name.0.as_mut_slice()
@@ -96,4 +158,104 @@ impl VisitorMut for Rewriter<'_> {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// Calls `f` on every `SELECT` of a query body (the branches of `UNION` and the like included).
+fn for_each_select(body: &mut SetExpr, f: &mut impl FnMut(&mut Select)) {
+    match body {
+        SetExpr::Select(select) => f(select),
+        SetExpr::SetOperation { left, right, .. } => {
+            for_each_select(left, f);
+            for_each_select(right, f);
+        }
+        _ => {}
+    }
+}
+
+/// Gives every computed result column of `select` its ClickHouse name.
+fn name_columns(select: &mut Select) {
+    for item in &mut select.projection {
+        if let SelectItem::UnnamedExpr(expr) = item
+            && !matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+        {
+            let alias = Ident::with_quote('"', column_name(expr));
+            *item = SelectItem::ExprWithAlias {
+                expr: expr.clone(),
+                alias,
+            };
+        }
+    }
+}
+
+/// Wraps `expr` in [`TRUTH`] unless it is evidently boolean.
+fn as_condition(expr: &mut Expr) {
+    if !is_evidently_boolean(expr) {
+        let operand = std::mem::replace(expr, Expr::value(Value::Null));
+        *expr = function_call(TRUTH, vec![operand]);
+    }
+}
+
+fn is_evidently_boolean(expr: &Expr) -> bool {
+    match expr {
+        Expr::BinaryOp { op, .. } => matches!(
+            op,
+            BinaryOperator::Eq
+                | BinaryOperator::NotEq
+                | BinaryOperator::Lt
+                | BinaryOperator::LtEq
+                | BinaryOperator::Gt
+                | BinaryOperator::GtEq
+                | BinaryOperator::Spaceship
+                | BinaryOperator::And
+                | BinaryOperator::Or
+                | BinaryOperator::Xor
+        ),
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            ..
+        } => true,
+        Expr::Nested(inner) => is_evidently_boolean(inner),
+        Expr::Value(value) => matches!(value.value, Value::Boolean(_)),
+        Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::IsTrue(_)
+        | Expr::IsNotTrue(_)
+        | Expr::IsFalse(_)
+        | Expr::IsNotFalse(_)
+        | Expr::IsUnknown(_)
+        | Expr::IsNotUnknown(_)
+        | Expr::IsDistinctFrom(..)
+        | Expr::IsNotDistinctFrom(..)
+        | Expr::InList { .. }
+        | Expr::InSubquery { .. }
+        | Expr::InUnnest { .. }
+        | Expr::Between { .. }
+        | Expr::Like { .. }
+        | Expr::ILike { .. }
+        | Expr::SimilarTo { .. }
+        | Expr::RLike { .. }
+        | Expr::Exists { .. } => true,
+        _ => false,
+    }
+}
+
+/// The call `name(args)`.
+pub(crate) fn function_call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|arg| FunctionArg::Unnamed(FunctionArgExpr::Expr(arg)))
+                .collect(),
+            clauses: Vec::new(),
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    })
 }

@@ -1,0 +1,46 @@
+//! ClickHouse functions, registered with DataFusion under their ClickHouse names:
+//! [`arithmetic`] (the operators with ClickHouse's result types and wrapping overflow),
+//! [`conversions`], [`dates`], [`type_name`] (`toTypeName`) and [`truth`] (how a number is read as a condition).
+
+pub mod arithmetic;
+pub mod conversions;
+pub mod dates;
+pub mod truth;
+pub mod type_name;
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType as ArrowType, Field, FieldRef};
+use datafusion::logical_expr::{ReturnFieldArgs, ScalarUDF};
+
+pub use dates::civil_from_days;
+
+/// Every scalar function, ready to register.
+pub fn scalar_functions() -> Vec<ScalarUDF> {
+    let mut functions = dates::functions();
+    functions.extend(arithmetic::functions());
+    functions.extend(conversions::functions());
+    functions.push(type_name::function());
+    functions.push(truth::function());
+    functions
+}
+
+/// The result field of a function that is NULL exactly when an argument is (most of ClickHouse's):
+/// nullable when any argument is.
+pub(crate) fn propagated_field(
+    name: &str,
+    data_type: ArrowType,
+    args: &ReturnFieldArgs,
+) -> FieldRef {
+    let nullable =
+        data_type == ArrowType::Null || args.arg_fields.iter().any(|field| field.is_nullable());
+    Arc::new(Field::new(name, data_type, nullable))
+}
+
+/// The Arrow types of the argument fields.
+pub(crate) fn argument_types(args: &ReturnFieldArgs) -> Vec<ArrowType> {
+    args.arg_fields
+        .iter()
+        .map(|field| field.data_type().clone())
+        .collect()
+}

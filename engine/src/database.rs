@@ -12,7 +12,7 @@ use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt8Array};
 use arrow_schema::{Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::execution::session_state::SessionState;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{Expr, Statement as SqlStatement};
 use futures::{Stream, StreamExt};
@@ -392,12 +392,13 @@ impl Session {
     }
 
     fn query_state(&self, stats: &Arc<QueryStats>) -> SessionState {
-        let mut config = self.database.state.config().clone();
+        // A clone, not a rebuild: rebuilding re-registers every function in no set order, and
+        // Granary's `length` or `empty` could lose to DataFusion's functions of those names.
+        let mut state = self.database.state.clone();
+        let config = state.config_mut();
         config.options_mut().catalog.default_schema = self.current_database.clone();
-        let config = config.with_extension(Arc::clone(stats));
-        SessionStateBuilder::new_from_existing(self.database.state.clone())
-            .with_config(config)
-            .build()
+        config.set_extension(Arc::clone(stats));
+        state
     }
 
     async fn query(&self, mut statement: SqlStatement) -> Result<QueryResult> {
@@ -417,7 +418,7 @@ impl Session {
         }
         let stats = Arc::new(QueryStats::default());
         let state = self.query_state(&stats);
-        rewrite(&mut statement, &state, &self.current_database);
+        rewrite(&mut statement, &state, &self.current_database)?;
         self.check_databases(&statement)?;
         let plan = state
             .statement_to_plan(DfStatement::Statement(Box::new(statement)))

@@ -1,10 +1,12 @@
 //! ClickHouse functions, registered with DataFusion under their ClickHouse names:
 //! [`arithmetic`] (the operators with ClickHouse's result types and wrapping overflow),
-//! [`conversions`], [`dates`], [`type_name`] (`toTypeName`) and [`truth`] (how a number is read as a condition).
+//! [`conversions`], [`dates`], [`sizes`] (`length`, `empty`), [`type_name`] (`toTypeName`) and [`truth`] (how a number is read as a condition).
 
+pub mod aggregates;
 pub mod arithmetic;
 pub mod conversions;
 pub mod dates;
+pub mod sizes;
 pub mod truth;
 pub mod type_name;
 
@@ -20,6 +22,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     let mut functions = dates::functions();
     functions.extend(arithmetic::functions());
     functions.extend(conversions::functions());
+    functions.extend(sizes::functions());
     functions.push(type_name::function());
     functions.push(truth::function());
     functions

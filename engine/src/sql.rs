@@ -1,7 +1,9 @@
 //! SQL: parsing one statement ([`parser`]), the statements the engine runs ([`statement`]), the
 //! rewrite of queries into what DataFusion plans with ClickHouse's meaning ([`rewrite`]) and
-//! ClickHouse's names for result columns ([`names`]).
+//! ClickHouse's names for result columns ([`names`]) and
+//! ClickHouse functions in DataFusion's terms ([`functions`]).
 
+pub mod functions;
 pub mod names;
 pub mod parser;
 pub mod rewrite;

@@ -103,6 +103,33 @@ fn rewrite_expr(expr: Expr, schema: &DFSchema) -> DfResult<Transformed<Expr>> {
         Expr::Negative(operand) if is_number(&operand.get_type(schema)?) => {
             Transformed::yes(call(Operation::Negate, vec![*operand]))
         }
+        Expr::ScalarFunction(mut function) if !keeps_literal_types(function.name()) => {
+            let mut widened = widen_literals(&mut function.args);
+            if takes_lambda(function.name()) {
+                // The lambda's parameter was typed when the query was planned: keep the array's
+                // literals as they were then.
+                for arg in &mut function.args {
+                    let whole = std::mem::replace(arg, Expr::Literal(ScalarValue::Null, None));
+                    let restored = whole.transform_up(|expr| match expr {
+                        Expr::ScalarFunction(mut inner) => {
+                            let changed = widen_literals(&mut inner.args);
+                            Ok(Transformed::new_transformed(
+                                Expr::ScalarFunction(inner),
+                                changed,
+                            ))
+                        }
+                        other => Ok(Transformed::no(other)),
+                    })?;
+                    widened |= restored.transformed;
+                    *arg = restored.data;
+                }
+            }
+            Transformed::new_transformed(Expr::ScalarFunction(function), widened)
+        }
+        Expr::AggregateFunction(mut function) => {
+            let widened = widen_literals(&mut function.params.args);
+            Transformed::new_transformed(Expr::AggregateFunction(function), widened)
+        }
         Expr::ScalarFunction(function) if function.name() == TRUTH => {
             let [operand] = <[Expr; 1]>::try_from(function.args).map_err(|_| {
                 datafusion::common::DataFusionError::Plan(format!("{TRUTH} takes one argument"))
@@ -120,6 +147,58 @@ fn rewrite_expr(expr: Expr, schema: &DFSchema) -> DfResult<Transformed<Expr>> {
         }
         other => Transformed::no(other),
     })
+}
+
+/// Whether a function takes its literal arguments with ClickHouse's narrow types: Granary's own
+/// functions and DataFusion's that build values from them (`[1, 2]` is `Array(UInt8)`). DataFusion's
+/// other functions expect `Int64` positions, lengths and counts, and get them.
+fn keeps_literal_types(name: &str) -> bool {
+    static GRANARY: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        crate::functions::scalar_functions()
+            .iter()
+            .map(|function| function.name().to_string())
+            .collect()
+    });
+    matches!(
+        name,
+        "make_array"
+            | "coalesce"
+            | "nullif"
+            | "greatest"
+            | "least"
+            | "struct"
+            | "named_struct"
+            | "map"
+    ) || GRANARY.iter().any(|granary| granary == name)
+}
+
+/// DataFusion's higher-order array functions.
+fn takes_lambda(name: &str) -> bool {
+    matches!(name, "array_transform" | "array_filter" | "array_any_match")
+}
+
+/// Turns the narrowed integer literals among `args` back into `Int64`; whether any was.
+fn widen_literals(args: &mut [Expr]) -> bool {
+    let mut widened = false;
+    for arg in args {
+        if let Expr::Literal(value, None) = arg {
+            let wide = match value {
+                ScalarValue::UInt8(Some(v)) => Some(i64::from(*v)),
+                ScalarValue::UInt16(Some(v)) => Some(i64::from(*v)),
+                ScalarValue::UInt32(Some(v)) => Some(i64::from(*v)),
+                ScalarValue::Int8(Some(v)) => Some(i64::from(*v)),
+                ScalarValue::Int16(Some(v)) => Some(i64::from(*v)),
+                ScalarValue::Int32(Some(v)) => Some(i64::from(*v)),
+                ScalarValue::UInt64(Some(v)) => i64::try_from(*v).ok(),
+                _ => None,
+            };
+            if let Some(wide) = wide {
+                *value = ScalarValue::Int64(Some(wide));
+                widened = true;
+            }
+        }
+    }
+    widened
 }
 
 fn call(operation: Operation, args: Vec<Expr>) -> Expr {

@@ -49,6 +49,11 @@ pub fn functions_state() -> SessionState {
         .with_default_features()
         .with_analyzer_rules(analyzer_rules)
         .build();
+    state.register_udtf("numbers", Arc::new(super::numbers::NumbersFunction));
+    for function in crate::functions::aggregates::functions() {
+        let _ =
+            datafusion::execution::FunctionRegistry::register_udaf(&mut state, Arc::new(function));
+    }
     for function in crate::functions::scalar_functions() {
         // Registering replaces nothing of DataFusion's: the names are ClickHouse's own.
         let _ =

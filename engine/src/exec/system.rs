@@ -1,4 +1,4 @@
-//! The `system` database: `databases`, `tables`, `columns`, `parts` and `one`, with ClickHouse's
+//! The `system` database: `databases`, `tables`, `columns`, `parts`, `one` and `numbers`, with ClickHouse's
 //! column names and types, built from the catalog when a query names them (each query sees one
 //! consistent snapshot of every table's parts).
 
@@ -20,7 +20,7 @@ use crate::catalog::definition::quote_string;
 use crate::catalog::{Catalog, SYSTEM_DATABASE, Table};
 use crate::error::Result;
 
-const TABLES: &[&str] = &["columns", "databases", "one", "parts", "tables"];
+const TABLES: &[&str] = &["columns", "databases", "numbers", "one", "parts", "tables"];
 
 /// The system database.
 #[derive(Debug)]
@@ -48,6 +48,7 @@ impl SchemaProvider for SystemSchema {
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         let batch = match name {
+            "numbers" => return Ok(Some(super::numbers::numbers_table(0, None)?)),
             "databases" => databases(&self.catalog)?,
             "tables" => tables(&self.catalog)?,
             "columns" => columns(&self.catalog)?,

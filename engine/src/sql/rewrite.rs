@@ -15,18 +15,29 @@ use std::ops::ControlFlow;
 use datafusion::execution::session_state::SessionState;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr,
-    Statement, TableAlias, TableFactor, UnaryOperator, Value, VisitMut, VisitorMut,
+    FunctionArguments, GroupByExpr, GroupByWithModifier, Ident, JoinOperator, LimitClause,
+    ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableAlias,
+    TableFactor, UnaryOperator, Value, VisitMut, VisitorMut,
 };
 
 use super::names::column_name;
 use crate::exec::session::FINAL_CATALOG;
 use crate::functions::truth::TRUTH;
+use crate::{Error, Result};
 
-/// Applies the rewrites to `statement`; `database` is the session's current database.
-pub fn rewrite(statement: &mut Statement, state: &SessionState, database: &str) {
-    let mut visitor = Rewriter { state, database };
+/// Applies the rewrites to `statement`; `database` is the session's current database. A ClickHouse
+/// construct Granary does not run yet is a `NOT_IMPLEMENTED` error naming it.
+pub fn rewrite(statement: &mut Statement, state: &SessionState, database: &str) -> Result<()> {
+    let mut visitor = Rewriter {
+        state,
+        database,
+        unsupported: None,
+    };
     let _ = statement.visit(&mut visitor);
+    match visitor.unsupported {
+        Some(what) => Err(Error::not_implemented(what)),
+        None => Ok(()),
+    }
 }
 
 /// Applies the function-name rewrite to a standalone expression (a DEFAULT, a partition key).
@@ -34,6 +45,7 @@ pub fn rewrite_expr(expr: &mut Expr, state: &SessionState) {
     let mut visitor = Rewriter {
         state,
         database: "",
+        unsupported: None,
     };
     let _ = expr.visit(&mut visitor);
 }
@@ -41,6 +53,8 @@ pub fn rewrite_expr(expr: &mut Expr, state: &SessionState) {
 struct Rewriter<'a> {
     state: &'a SessionState,
     database: &'a str,
+    /// The first construct met that Granary does not run yet.
+    unsupported: Option<&'static str>,
 }
 
 impl Rewriter<'_> {
@@ -55,6 +69,12 @@ impl VisitorMut for Rewriter<'_> {
     type Break = ();
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table {
+            sample: Some(_), ..
+        } = factor
+        {
+            self.unsupported.get_or_insert("SAMPLE");
+        }
         if let TableFactor::Table { name, alias, .. } = factor {
             let is_final = alias.as_ref().is_some_and(|alias| {
                 !alias.explicit
@@ -89,8 +109,22 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if self.unsupported.is_none() {
+            self.unsupported = unsupported_in(query);
+        }
         for_each_select(&mut query.body, &mut |select| {
             name_columns(select);
+            // PREWHERE is a filter like WHERE (the scan prunes with both).
+            if let Some(prewhere) = select.prewhere.take() {
+                select.selection = Some(match select.selection.take() {
+                    Some(selection) => Expr::BinaryOp {
+                        left: Box::new(Expr::Nested(Box::new(prewhere))),
+                        op: BinaryOperator::And,
+                        right: Box::new(Expr::Nested(Box::new(selection))),
+                    },
+                    None => prewhere,
+                });
+            }
             for condition in [
                 &mut select.selection,
                 &mut select.prewhere,
@@ -144,20 +178,53 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        super::functions::map_function(expr);
         if let Expr::Function(function) = expr
             && let [ObjectNamePart::Identifier(ident)] = function.name.0.as_mut_slice()
         {
             let lower = ident.value.to_ascii_lowercase();
             if ident.quote_style.is_none() && lower != ident.value {
-                if self.knows(&ident.value) {
-                    ident.quote_style = Some('"');
-                } else if self.knows(&lower) {
+                if self.knows(&lower) && !self.knows(&ident.value) {
                     ident.value = lower;
+                } else {
+                    // Known as written, or unknown: either way the name keeps its case (an
+                    // unknown function is reported as the user wrote it).
+                    ident.quote_style = Some('"');
                 }
             }
         }
         ControlFlow::Continue(())
     }
+}
+
+/// The ClickHouse constructs of `query` (itself, not its subqueries) that Granary does not run yet.
+fn unsupported_in(query: &mut Query) -> Option<&'static str> {
+    if let Some(LimitClause::LimitOffset { limit_by, .. }) = &query.limit_clause
+        && !limit_by.is_empty()
+    {
+        return Some("LIMIT BY");
+    }
+    let mut found = None;
+    for_each_select(&mut query.body, &mut |select| {
+        if let GroupByExpr::Expressions(_, modifiers) = &select.group_by
+            && modifiers.contains(&GroupByWithModifier::Totals)
+        {
+            found.get_or_insert("WITH TOTALS");
+        }
+        for table in &select.from {
+            if table.joins.iter().any(|join| {
+                matches!(
+                    join.join_operator,
+                    JoinOperator::ArrayJoin
+                        | JoinOperator::LeftArrayJoin
+                        | JoinOperator::InnerArrayJoin
+                )
+            }) {
+                found.get_or_insert("ARRAY JOIN");
+            }
+        }
+    });
+    found
 }
 
 /// Calls `f` on every `SELECT` of a query body (the branches of `UNION` and the like included).

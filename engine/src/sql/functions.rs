@@ -1,0 +1,411 @@
+//! ClickHouse functions expressed with DataFusion's: renames (`startsWith` is `starts_with`),
+//! argument reorders (`splitByChar(sep, s)` is `string_to_array(s, sep)`), and rewrites into SQL
+//! constructs (`if(c, a, b)` is a `CASE`, `isNull(x)` is `x IS NULL`, `argMax(a, b)` is
+//! `first_value(a ORDER BY b DESC)`, `quantile(p)(x)` is `percentile_cont(p) WITHIN GROUP (ORDER BY
+//! x)`, the `-If` combinator is `FILTER (WHERE ...)`). Functions of Granary's own (`toTypeName`,
+//! the arithmetic, the date functions...) are registered UDFs and need no entry here.
+
+use datafusion::sql::sqlparser::ast::{
+    AccessExpr, BinaryOperator, CaseWhen, DateTimeField, DuplicateTreatment, Expr, Function,
+    FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, Ident, Interval,
+    ObjectNamePart, OrderByExpr, OrderByOptions, Subscript, Value,
+};
+
+use super::rewrite::function_call;
+use crate::functions::truth::TRUTH;
+
+/// Plain renames: ClickHouse name, DataFusion name.
+const RENAMES: &[(&str, &str)] = &[
+    ("lengthUTF8", "character_length"),
+    ("startsWith", "starts_with"),
+    ("endsWith", "ends_with"),
+    ("trimLeft", "ltrim"),
+    ("trimRight", "rtrim"),
+    ("trimBoth", "btrim"),
+    ("replaceAll", "replace"),
+    ("match", "regexp_like"),
+    ("leftPad", "lpad"),
+    ("rightPad", "rpad"),
+    ("has", "array_has"),
+    ("hasAll", "array_has_all"),
+    ("hasAny", "array_has_any"),
+    ("arraySort", "array_sort"),
+    ("arrayReverse", "array_reverse"),
+    ("arrayConcat", "array_concat"),
+    ("arrayDistinct", "array_distinct"),
+    ("arrayPushBack", "array_append"),
+    ("arrayPushFront", "array_prepend"),
+    ("arrayPopBack", "array_pop_back"),
+    ("arrayPopFront", "array_pop_front"),
+    ("arrayMax", "array_max"),
+    ("arrayMin", "array_min"),
+    ("arraySum", "array_sum"),
+    ("arrayStringConcat", "array_to_string"),
+    ("arrayElement", "array_element"),
+    ("arrayIntersect", "array_intersect"),
+    ("array", "make_array"),
+    ("arrayJoin", "unnest"),
+    ("any", "any_value"),
+    ("anyLast", "last_value"),
+    ("uniq", "approx_distinct"),
+    ("uniqCombined", "approx_distinct"),
+    ("uniqCombined64", "approx_distinct"),
+    ("uniqHLL12", "approx_distinct"),
+    ("varPop", "var_pop"),
+    ("varSamp", "var_samp"),
+    ("stddevPop", "stddev_pop"),
+    ("stddevSamp", "stddev_samp"),
+    ("covarPop", "covar_pop"),
+    ("covarSamp", "covar_samp"),
+    ("ifNull", "coalesce"),
+];
+
+/// Aggregates the `-If` combinator applies to.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "any",
+    "anyLast",
+    "uniq",
+    "uniqExact",
+    "uniqCombined",
+    "uniqCombined64",
+    "uniqHLL12",
+    "argMin",
+    "argMax",
+    "groupArray",
+    "groupUniqArray",
+    "median",
+    "quantile",
+    "varPop",
+    "varSamp",
+    "stddevPop",
+    "stddevSamp",
+];
+
+/// Rewrites `expr` if it calls a ClickHouse function that DataFusion knows under another form.
+pub fn map_function(expr: &mut Expr) {
+    let Expr::Function(function) = expr else {
+        return;
+    };
+    let [ObjectNamePart::Identifier(ident)] = function.name.0.as_slice() else {
+        return;
+    };
+    if ident.quote_style.is_some() {
+        return;
+    }
+    let name = ident.value.clone();
+    if let Some((_, renamed)) = RENAMES.iter().find(|(from, _)| *from == name) {
+        function.name.0[0] = ObjectNamePart::Identifier(Ident::new(*renamed));
+        return;
+    }
+    let args = plain_arguments(function);
+    if let (Some(shift), Some([value, amount])) = (date_shift(&name), args.as_deref()) {
+        let (unit, op) = shift;
+        *expr = shifted(value.clone(), amount.clone(), unit, op);
+        return;
+    }
+    let replacement = match (
+        name.as_str(),
+        name.to_ascii_lowercase().as_str(),
+        args.as_deref(),
+    ) {
+        (_, "if", Some([condition, then, otherwise])) => Some(case(
+            vec![(condition.clone(), then.clone())],
+            Some(otherwise.clone()),
+        )),
+        ("multiIf", _, Some(args)) if args.len() % 2 == 1 && args.len() >= 3 => {
+            let branches = args[..args.len() - 1]
+                .chunks(2)
+                .map(|pair| (pair[0].clone(), pair[1].clone()))
+                .collect();
+            Some(case(branches, args.last().cloned()))
+        }
+        (_, "isnull", Some([operand])) => Some(Expr::IsNull(Box::new(operand.clone()))),
+        (_, "isnotnull", Some([operand])) => Some(Expr::IsNotNull(Box::new(operand.clone()))),
+        ("assumeNotNull", _, Some([operand])) => Some(operand.clone()),
+        (_, "position", Some([haystack, needle])) => Some(function_call(
+            "strpos",
+            vec![haystack.clone(), needle.clone()],
+        )),
+        ("replaceRegexpAll", _, Some([subject, pattern, replacement])) => Some(function_call(
+            "regexp_replace",
+            vec![
+                subject.clone(),
+                pattern.clone(),
+                replacement.clone(),
+                string("g"),
+            ],
+        )),
+        ("replaceRegexpOne", _, Some([subject, pattern, replacement])) => Some(function_call(
+            "regexp_replace",
+            vec![subject.clone(), pattern.clone(), replacement.clone()],
+        )),
+        ("extract", _, Some([subject, pattern])) => Some(function_call(
+            "coalesce",
+            vec![
+                index(
+                    function_call("regexp_match", vec![subject.clone(), pattern.clone()]),
+                    number("1"),
+                ),
+                string(""),
+            ],
+        )),
+        ("splitByChar" | "splitByString", _, Some([separator, subject])) => Some(function_call(
+            "string_to_array",
+            vec![subject.clone(), separator.clone()],
+        )),
+        ("indexOf", _, Some([array, value])) => Some(function_call(
+            "coalesce",
+            vec![
+                function_call("array_position", vec![array.clone(), value.clone()]),
+                number("0"),
+            ],
+        )),
+        ("arraySlice", _, Some([array, offset, length])) => Some(function_call(
+            "array_slice",
+            vec![
+                array.clone(),
+                offset.clone(),
+                Expr::BinaryOp {
+                    left: Box::new(Expr::BinaryOp {
+                        left: Box::new(offset.clone()),
+                        op: BinaryOperator::Plus,
+                        right: Box::new(length.clone()),
+                    }),
+                    op: BinaryOperator::Minus,
+                    right: Box::new(number("1")),
+                },
+            ],
+        )),
+        ("arrayMap", _, Some([lambda, array])) => Some(function_call(
+            "array_transform",
+            vec![array.clone(), lambda.clone()],
+        )),
+        ("arrayFilter", _, Some([lambda, array])) => Some(function_call(
+            "array_filter",
+            vec![array.clone(), lambda.clone()],
+        )),
+        ("arrayExists", _, Some([lambda, array])) => Some(function_call(
+            "array_any_match",
+            vec![array.clone(), lambda.clone()],
+        )),
+        ("tupleElement", _, Some([tuple, Expr::Value(position)])) => match &position.value {
+            Value::Number(n, _) => n.parse::<usize>().ok().filter(|n| *n > 0).map(|n| {
+                function_call(
+                    "get_field",
+                    vec![tuple.clone(), string(&format!("c{}", n - 1))],
+                )
+            }),
+            _ => None,
+        },
+        // ClickHouse's concat is NULL when an argument is; DataFusion's skips NULLs, `||` does not.
+        (_, "concat", Some(args)) if args.len() >= 2 => {
+            let mut args = args.iter().cloned();
+            let first = args.next().unwrap_or_else(|| string(""));
+            Some(args.fold(first, |left, right| Expr::BinaryOp {
+                left: Box::new(left),
+                op: BinaryOperator::StringConcat,
+                right: Box::new(right),
+            }))
+        }
+        ("tuple", _, Some(args)) => Some(function_call("struct", args.to_vec())),
+        _ => None,
+    };
+    if let Some(replacement) = replacement {
+        *expr = replacement;
+        return;
+    }
+    rewrite_aggregate(function, &name, args);
+}
+
+/// Aggregates: `uniqExact`, `argMin`/`argMax`, `groupUniqArray`, `quantile(p)`, `median`,
+/// `groupArray(n)` and the `-If` combinator.
+fn rewrite_aggregate(function: &mut Function, name: &str, args: Option<Vec<Expr>>) {
+    let Some(args) = args else {
+        return;
+    };
+    let parameters = plain_parameters(function);
+    match (name, parameters.as_deref(), args.as_slice()) {
+        ("uniqExact", None, [_, ..]) => {
+            rename(function, "count");
+            set_distinct(function);
+        }
+        ("groupArray", None, [_]) => rename(function, "array_agg"),
+        ("groupUniqArray", None, [_]) => {
+            rename(function, "array_agg");
+            set_distinct(function);
+        }
+        ("argMin" | "argMax", None, [value, key]) => {
+            rename(function, "first_value");
+            set_arguments(function, vec![value.clone()]);
+            if let FunctionArguments::List(list) = &mut function.args {
+                list.clauses
+                    .push(FunctionArgumentClause::OrderBy(vec![OrderByExpr {
+                        expr: key.clone(),
+                        options: OrderByOptions {
+                            asc: Some(name == "argMin"),
+                            nulls_first: None,
+                        },
+                        with_fill: None,
+                    }]));
+            }
+        }
+        ("quantile" | "median", level, [value]) => {
+            let level = match level {
+                Some([level]) => level.clone(),
+                None => number("0.5"),
+                Some(_) => return,
+            };
+            rename(function, "percentile_cont");
+            function.parameters = FunctionArguments::None;
+            set_arguments(function, vec![level]);
+            function.within_group = vec![OrderByExpr {
+                expr: value.clone(),
+                options: OrderByOptions {
+                    asc: None,
+                    nulls_first: None,
+                },
+                with_fill: None,
+            }];
+        }
+        ("groupArray", Some([limit]), [_]) => {
+            let limit = limit.clone();
+            function.parameters = FunctionArguments::None;
+            rename(function, "array_agg");
+            let aggregate = Expr::Function(function.clone());
+            *function = match function_call("array_slice", vec![aggregate, number("1"), limit]) {
+                Expr::Function(function) => function,
+                _ => unreachable!("function_call makes a function"),
+            };
+        }
+        (name, None, [.., condition]) if name.ends_with("If") => {
+            let base = &name[..name.len() - 2];
+            if !AGGREGATES.contains(&base) {
+                return;
+            }
+            rename(function, base);
+            set_arguments(function, args[..args.len() - 1].to_vec());
+            function.filter = Some(Box::new(function_call(TRUTH, vec![condition.clone()])));
+        }
+        _ => {}
+    }
+}
+
+/// The arguments of a call when they are all plain expressions.
+fn plain_arguments(function: &Function) -> Option<Vec<Expr>> {
+    match &function.args {
+        FunctionArguments::List(list) if list.clauses.is_empty() => list
+            .args
+            .iter()
+            .map(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
+                _ => None,
+            })
+            .collect(),
+        FunctionArguments::None => Some(Vec::new()),
+        _ => None,
+    }
+}
+
+/// The parameters of a parametric aggregate (`quantile(0.9)(x)`), if any.
+fn plain_parameters(function: &Function) -> Option<Vec<Expr>> {
+    match &function.parameters {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .map(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+fn rename(function: &mut Function, name: &str) {
+    function.name.0 = vec![ObjectNamePart::Identifier(Ident::new(name))];
+}
+
+fn set_arguments(function: &mut Function, args: Vec<Expr>) {
+    if let FunctionArguments::List(list) = &mut function.args {
+        list.args = args
+            .into_iter()
+            .map(|arg| FunctionArg::Unnamed(FunctionArgExpr::Expr(arg)))
+            .collect();
+    }
+}
+
+fn set_distinct(function: &mut Function) {
+    if let FunctionArguments::List(list) = &mut function.args {
+        list.duplicate_treatment = Some(DuplicateTreatment::Distinct);
+    }
+}
+
+fn case(branches: Vec<(Expr, Expr)>, otherwise: Option<Expr>) -> Expr {
+    Expr::Case {
+        case_token: datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(
+        ),
+        end_token: datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: branches
+            .into_iter()
+            .map(|(condition, result)| CaseWhen { condition, result })
+            .collect(),
+        else_result: otherwise.map(Box::new),
+    }
+}
+
+fn index(array: Expr, position: Expr) -> Expr {
+    Expr::CompoundFieldAccess {
+        root: Box::new(array),
+        access_chain: vec![AccessExpr::Subscript(Subscript::Index { index: position })],
+    }
+}
+
+fn string(text: &str) -> Expr {
+    Expr::value(Value::SingleQuotedString(text.to_string()))
+}
+
+fn number(text: &str) -> Expr {
+    Expr::value(Value::Number(text.to_string(), false))
+}
+
+/// The unit and direction of `addDays`, `subtractHours` and the like.
+fn date_shift(name: &str) -> Option<(DateTimeField, BinaryOperator)> {
+    let (op, unit) = if let Some(unit) = name.strip_prefix("add") {
+        (BinaryOperator::Plus, unit)
+    } else {
+        (BinaryOperator::Minus, name.strip_prefix("subtract")?)
+    };
+    let unit = match unit {
+        "Years" => DateTimeField::Year,
+        "Quarters" => DateTimeField::Quarter,
+        "Months" => DateTimeField::Month,
+        "Weeks" => DateTimeField::Week(None),
+        "Days" => DateTimeField::Day,
+        "Hours" => DateTimeField::Hour,
+        "Minutes" => DateTimeField::Minute,
+        "Seconds" => DateTimeField::Second,
+        _ => return None,
+    };
+    Some((unit, op))
+}
+
+/// `value + INTERVAL amount unit` (`addDays` and friends).
+fn shifted(value: Expr, amount: Expr, unit: DateTimeField, op: BinaryOperator) -> Expr {
+    Expr::BinaryOp {
+        left: Box::new(value),
+        op,
+        right: Box::new(Expr::Interval(Interval {
+            value: Box::new(amount),
+            leading_field: Some(unit),
+            leading_precision: None,
+            last_field: None,
+            fractional_seconds_precision: None,
+        })),
+    }
+}

@@ -298,14 +298,7 @@ fn rewrite_aggregate(function: &mut Function, name: &str, args: Option<Vec<Expr>
 /// The arguments of a call when they are all plain expressions.
 fn plain_arguments(function: &Function) -> Option<Vec<Expr>> {
     match &function.args {
-        FunctionArguments::List(list) if list.clauses.is_empty() => list
-            .args
-            .iter()
-            .map(|arg| match arg {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
-                _ => None,
-            })
-            .collect(),
+        FunctionArguments::List(list) if list.clauses.is_empty() => expressions(&list.args),
         FunctionArguments::None => Some(Vec::new()),
         _ => None,
     }
@@ -314,16 +307,19 @@ fn plain_arguments(function: &Function) -> Option<Vec<Expr>> {
 /// The parameters of a parametric aggregate (`quantile(0.9)(x)`), if any.
 fn plain_parameters(function: &Function) -> Option<Vec<Expr>> {
     match &function.parameters {
-        FunctionArguments::List(list) => list
-            .args
-            .iter()
-            .map(|arg| match arg {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
-                _ => None,
-            })
-            .collect(),
+        FunctionArguments::List(list) => expressions(&list.args),
         _ => None,
     }
+}
+
+/// The expressions of an argument list when every argument is a plain, unnamed expression.
+fn expressions(args: &[FunctionArg]) -> Option<Vec<Expr>> {
+    args.iter()
+        .map(|arg| match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn rename(function: &mut Function, name: &str) {

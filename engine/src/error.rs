@@ -171,6 +171,13 @@ fn datafusion_code(error: &datafusion::error::DataFusionError) -> ErrorCode {
             ErrorCode::UNKNOWN_IDENTIFIER
         }
         E::Plan(message) if message.contains("No field named") => ErrorCode::UNKNOWN_IDENTIFIER,
+        E::Plan(message)
+            if message.contains("Cannot coerce")
+                || message.contains("No function matches the given name and argument types")
+                || message.contains("does not support type") =>
+        {
+            ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT
+        }
         E::Plan(message) if message.contains("function") => ErrorCode::UNKNOWN_FUNCTION,
         E::Plan(_) | E::SchemaError(..) => ErrorCode::BAD_ARGUMENTS,
         E::ResourcesExhausted(_) => ErrorCode::MEMORY_LIMIT_EXCEEDED,

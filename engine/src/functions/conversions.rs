@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, ArrayRef, BooleanArray, StringArray, new_null_array};
 use arrow_schema::{DataType as ArrowType, Field, FieldRef};
 use datafusion::arrow::compute::{CastOptions, cast, cast_with_options, is_null};
@@ -203,18 +204,18 @@ impl ScalarUDFImpl for ToString {
                 Arc::clone(array)
             };
             let mut text = String::new();
-            let strings: StringArray = (0..array.len())
-                .map(|row| {
-                    if array.is_null(row) {
-                        return Ok(None);
-                    }
-                    text.clear();
-                    write_value(&mut text, array.as_ref(), row, &data_type, TextStyle::PLAIN)
-                        .map_err(Error::from)?;
-                    Ok(Some(text.clone()))
-                })
-                .collect::<DfResult<_>>()?;
-            Ok(Arc::new(strings) as ArrayRef)
+            let mut strings = StringBuilder::with_capacity(array.len(), array.len() * 8);
+            for row in 0..array.len() {
+                if array.is_null(row) {
+                    strings.append_null();
+                    continue;
+                }
+                text.clear();
+                write_value(&mut text, array.as_ref(), row, &data_type, TextStyle::PLAIN)
+                    .map_err(Error::from)?;
+                strings.append_value(&text);
+            }
+            Ok(Arc::new(strings.finish()) as ArrayRef)
         })
     }
 }

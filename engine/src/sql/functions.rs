@@ -6,9 +6,9 @@
 //! the arithmetic, the date functions...) are registered UDFs and need no entry here.
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, CaseWhen, DateTimeField, DuplicateTreatment, Expr, Function,
-    FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, Ident, Interval,
-    ObjectNamePart, OrderByExpr, OrderByOptions, Subscript, Value,
+    AccessExpr, BinaryOperator, CaseWhen, DateTimeField, DuplicateTreatment, Expr, ExtractSyntax,
+    Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, Ident,
+    Interval, ObjectNamePart, OrderByExpr, OrderByOptions, Subscript, Value,
 };
 
 use super::rewrite::function_call;
@@ -86,8 +86,33 @@ const AGGREGATES: &[&str] = &[
     "stddevSamp",
 ];
 
+/// The ClickHouse function `EXTRACT(field FROM t)` is (`EXTRACT(MINUTE FROM t)` is `toMinute(t)`).
+fn extracted_part(field: &DateTimeField) -> Option<&'static str> {
+    Some(match field {
+        DateTimeField::Year | DateTimeField::Years => "toYear",
+        DateTimeField::Quarter => "toQuarter",
+        DateTimeField::Month | DateTimeField::Months => "toMonth",
+        DateTimeField::Day | DateTimeField::Days => "toDayOfMonth",
+        DateTimeField::Hour | DateTimeField::Hours => "toHour",
+        DateTimeField::Minute | DateTimeField::Minutes => "toMinute",
+        DateTimeField::Second | DateTimeField::Seconds => "toSecond",
+        _ => return None,
+    })
+}
+
 /// Rewrites `expr` if it calls a ClickHouse function that DataFusion knows under another form.
 pub fn map_function(expr: &mut Expr) {
+    if let Expr::Extract {
+        field,
+        syntax: ExtractSyntax::From,
+        expr: operand,
+    } = expr
+    {
+        if let Some(name) = extracted_part(field) {
+            *expr = function_call(name, vec![(**operand).clone()]);
+        }
+        return;
+    }
     let Expr::Function(function) = expr else {
         return;
     };

@@ -13,6 +13,7 @@ use arrow_schema::{Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::session_state::SessionState;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{Expr, Statement as SqlStatement};
 use futures::{Stream, StreamExt};
@@ -25,7 +26,7 @@ use crate::exec::insert::{prepare_block, target_columns};
 use crate::exec::scan::QueryStats;
 use crate::exec::session::{functions_state, query_state};
 use crate::sql::parser::{parse_statement, setting_value};
-use crate::sql::rewrite::rewrite;
+use crate::sql::rewrite::{REPEATED_NAME, rewrite};
 use crate::sql::statement::{Insert, InsertSource, PartitionSpec, Statement, TableName};
 use crate::storage::dedup::BlockId;
 use crate::storage::merge::{MergeScheduler, SchedulerSettings};
@@ -688,6 +689,30 @@ fn describe(table: &Table) -> Result<QueryResult> {
     ])
 }
 
+/// The schema a client sees for a plan's `schema`: output names that a SELECT repeats lose the
+/// suffix that kept them apart in the plan (`None` when no name has one).
+fn output_schema(schema: &SchemaRef) -> Option<SchemaRef> {
+    if !schema
+        .fields()
+        .iter()
+        .any(|field| field.name().contains(REPEATED_NAME))
+    {
+        return None;
+    }
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|field| match field.name().split_once(REPEATED_NAME) {
+            Some((name, _)) => Arc::new(field.as_ref().clone().with_name(name)),
+            None => Arc::clone(field),
+        })
+        .collect();
+    Some(Arc::new(Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    )))
+}
+
 /// The result of a statement: a stream of Arrow batches.
 pub struct QueryResult {
     schema: SchemaRef,
@@ -717,6 +742,24 @@ impl QueryResult {
     }
 
     fn streaming(stream: SendableRecordBatchStream, stats: Arc<QueryStats>) -> QueryResult {
+        let schema = stream.schema();
+        let stream = match output_schema(&schema) {
+            None => stream,
+            Some(renamed) => {
+                let mapped_schema = Arc::clone(&renamed);
+                Box::pin(RecordBatchStreamAdapter::new(
+                    renamed,
+                    stream.map(move |batch| {
+                        batch.and_then(|batch| {
+                            Ok(RecordBatch::try_new(
+                                Arc::clone(&mapped_schema),
+                                batch.columns().to_vec(),
+                            )?)
+                        })
+                    }),
+                ))
+            }
+        };
         QueryResult {
             schema: stream.schema(),
             stream: Some(stream),

@@ -4,6 +4,7 @@
 
 pub mod aggregates;
 pub mod arithmetic;
+pub mod average;
 pub mod conversions;
 pub mod dates;
 pub mod sizes;

@@ -2,11 +2,13 @@
 //! statistics, `DISTINCT`) with ClickHouse's result types and empty-set values: `count` is
 //! `UInt64`; the others are `Nullable` only when their argument is, and over no rows (or no rows
 //! passing an `-If` condition) give the type's default — `sum` 0, `avg` nan, `min`/`max` 0 or ''
-//! — where DataFusion gives NULL.
+//! — where DataFusion gives NULL. `avg` of integers is [`super::average`]'s exact one.
 
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, BooleanArray};
+
+use super::average;
 use arrow_schema::{DataType as ArrowType, Field, FieldRef};
 use datafusion::arrow::compute::kernels::zip::zip;
 use datafusion::arrow::compute::{cast, is_null};
@@ -32,7 +34,17 @@ pub fn functions() -> Vec<AggregateUDF> {
         (Kind::MinMax, max_udaf()),
     ]
     .into_iter()
-    .map(|(kind, inner)| AggregateUDF::new_from_impl(Wrapped { kind, inner }))
+    .map(|(kind, inner)| {
+        let signature = match kind {
+            Kind::Avg => average::signature(inner.signature()),
+            _ => inner.signature().clone(),
+        };
+        AggregateUDF::new_from_impl(Wrapped {
+            kind,
+            inner,
+            signature,
+        })
+    })
     .collect()
 }
 
@@ -54,6 +66,7 @@ enum Kind {
 struct Wrapped {
     kind: Kind,
     inner: Arc<AggregateUDF>,
+    signature: Signature,
 }
 
 impl Wrapped {
@@ -64,6 +77,15 @@ impl Wrapped {
             Kind::Avg => ScalarValue::Float64(Some(f64::NAN)).cast_to(output),
             Kind::MinMax => ScalarValue::new_default(output),
         }
+    }
+
+    /// Whether this is `avg` of integers, which [`average`] computes exactly.
+    fn exact_average(&self, input: &ArrowType) -> bool {
+        self.kind == Kind::Avg && average::is_exact(input)
+    }
+
+    fn exact_input(&self, inputs: &[FieldRef]) -> bool {
+        matches!(inputs, [input] if self.exact_average(input.data_type()))
     }
 
     /// What the accumulators of `args` convert their results with.
@@ -128,16 +150,20 @@ impl AggregateUDFImpl for Wrapped {
     }
 
     fn signature(&self) -> &Signature {
-        self.inner.signature()
+        &self.signature
     }
 
     fn coerce_types(&self, arg_types: &[ArrowType]) -> DfResult<Vec<ArrowType>> {
-        self.inner.inner().coerce_types(arg_types)
+        match arg_types {
+            [input] if self.exact_average(input) => Ok(arg_types.to_vec()),
+            _ => self.inner.inner().coerce_types(arg_types),
+        }
     }
 
     fn return_type(&self, arg_types: &[ArrowType]) -> DfResult<ArrowType> {
-        match self.kind {
-            Kind::Count => Ok(ArrowType::UInt64),
+        match (self.kind, arg_types) {
+            (Kind::Count, _) => Ok(ArrowType::UInt64),
+            (_, [input]) if self.exact_average(input) => Ok(ArrowType::Float64),
             _ => self.inner.return_type(arg_types),
         }
     }
@@ -158,13 +184,18 @@ impl AggregateUDFImpl for Wrapped {
 
     fn accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
         let conversion = self.conversion(&args)?;
-        Ok(Box::new(WrappedAccumulator(
-            self.inner.accumulator(args)?,
-            conversion,
-        )))
+        let inner: Box<dyn Accumulator> = if self.exact_input(args.expr_fields) {
+            Box::<average::Average>::default()
+        } else {
+            self.inner.accumulator(args)?
+        };
+        Ok(Box::new(WrappedAccumulator(inner, conversion)))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
+        if self.exact_input(args.input_fields) {
+            return Ok(average::state_fields(args.name));
+        }
         // A partial state over no rows is NULL even when the result never is.
         Ok(self
             .inner
@@ -175,7 +206,8 @@ impl AggregateUDFImpl for Wrapped {
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        self.inner.groups_accumulator_supported(args)
+        (self.exact_input(args.expr_fields) && !args.is_distinct)
+            || self.inner.groups_accumulator_supported(args)
     }
 
     fn create_groups_accumulator(
@@ -183,10 +215,12 @@ impl AggregateUDFImpl for Wrapped {
         args: AccumulatorArgs,
     ) -> DfResult<Box<dyn GroupsAccumulator>> {
         let conversion = self.conversion(&args)?;
-        Ok(Box::new(WrappedGroups(
-            self.inner.create_groups_accumulator(args)?,
-            conversion,
-        )))
+        let inner: Box<dyn GroupsAccumulator> = if self.exact_input(args.expr_fields) {
+            Box::<average::GroupAverages>::default()
+        } else {
+            self.inner.create_groups_accumulator(args)?
+        };
+        Ok(Box::new(WrappedGroups(inner, conversion)))
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {

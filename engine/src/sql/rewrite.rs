@@ -25,6 +25,10 @@ use crate::exec::session::FINAL_CATALOG;
 use crate::functions::truth::TRUTH;
 use crate::{Error, Result};
 
+/// What follows an output name that a SELECT repeats: the result's schema drops it and what
+/// follows (see `QueryResult`).
+pub const REPEATED_NAME: &str = "\u{1f}repeat";
+
 /// Applies the rewrites to `statement`; `database` is the session's current database. A ClickHouse
 /// construct Granary does not run yet is a `NOT_IMPLEMENTED` error naming it.
 pub fn rewrite(statement: &mut Statement, state: &SessionState, database: &str) -> Result<()> {
@@ -241,16 +245,37 @@ fn for_each_select(body: &mut SetExpr, f: &mut impl FnMut(&mut Select)) {
 
 /// Gives every computed result column of `select` its ClickHouse name.
 fn name_columns(select: &mut Select) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
     for item in &mut select.projection {
-        if let SelectItem::UnnamedExpr(expr) = item
-            && !matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
-        {
-            let alias = Ident::with_quote('"', column_name(expr));
-            *item = SelectItem::ExprWithAlias {
-                expr: expr.clone(),
-                alias,
-            };
-        }
+        let (expr, name, named) = match &*item {
+            SelectItem::UnnamedExpr(expr) => {
+                let name = match expr {
+                    Expr::Identifier(ident) => ident.value.clone(),
+                    Expr::CompoundIdentifier(parts) => parts
+                        .last()
+                        .map(|ident| ident.value.clone())
+                        .unwrap_or_default(),
+                    expr => column_name(expr),
+                };
+                let named = matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+                (expr.clone(), name, named)
+            }
+            SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), alias.value.clone(), true),
+            _ => continue,
+        };
+        let repeats = seen.entry(name.clone()).or_insert(0);
+        *repeats += 1;
+        // ClickHouse lets a SELECT repeat an output name (`SELECT x, x`); DataFusion does not, so
+        // repeats are told apart by a suffix that the result's schema drops again.
+        let alias = match *repeats {
+            1 if named => continue,
+            1 => name,
+            n => format!("{name}{REPEATED_NAME}{n}"),
+        };
+        *item = SelectItem::ExprWithAlias {
+            expr,
+            alias: Ident::with_quote('"', alias),
+        };
     }
 }
 

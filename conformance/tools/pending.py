@@ -2,6 +2,7 @@
 """Marks and unmarks the records Granary does not pass yet.
 
     python conformance/tools/pending.py clear conformance/suites/06_dates.slt   # run everything again
+    python conformance/tools/pending.py clear conformance/suites/08_queries.slt:97  # one record
     cargo test -p granary-conformance 2>&1 | python conformance/tools/pending.py mark
 
 `clear` removes the `# pending: ...` / `skipif granary` pairs from the files given; `mark` reads the
@@ -18,13 +19,19 @@ PENDING = "# pending:"
 SKIP = "skipif granary"
 
 
-def clear(paths):
-    for path in paths:
+def clear(targets):
+    """Clears every mark of FILE, or the one at FILE:LINE (the line of its `# pending:`)."""
+    only = defaultdict(set)
+    for target in targets:
+        path, _, line = target.partition(":")
+        only[path].add(int(line) if line else None)
+    for path, numbers in only.items():
         lines = open(path).read().split("\n")
         out = []
         i = 0
         while i < len(lines):
-            if lines[i].startswith(PENDING) and i + 1 < len(lines) and lines[i + 1] == SKIP:
+            chosen = None in numbers or (i + 1) in numbers
+            if chosen and lines[i].startswith(PENDING) and i + 1 < len(lines) and lines[i + 1] == SKIP:
                 i += 2
                 continue
             out.append(lines[i])

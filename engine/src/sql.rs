@@ -3,6 +3,7 @@
 //! ClickHouse's names for result columns ([`names`]) and
 //! ClickHouse functions in DataFusion's terms ([`functions`]).
 
+pub mod aliases;
 pub mod functions;
 pub mod names;
 pub mod parser;

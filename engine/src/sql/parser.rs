@@ -3,7 +3,7 @@
 //! grammar (engines, CODECs, type names exactly as ClickHouse spells them) is ours to follow;
 //! queries go to `sqlparser`'s ClickHouse dialect whole, for DataFusion.
 
-use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Value};
+use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Statement as SqlStatement, Value};
 use datafusion::sql::sqlparser::dialect::ClickHouseDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, Word};
@@ -45,7 +45,7 @@ fn syntax(error: ParserError) -> Error {
 pub fn parse_statement(sql: &str) -> Result<Statement> {
     let dialect = ClickHouseDialect {};
     let parser = Parser::new(&dialect).try_with_sql(sql).map_err(syntax)?;
-    let mut parser = StatementParser { parser };
+    let mut parser = StatementParser { parser, sql };
     let statement = parser.statement()?;
     parser.end()?;
     Ok(statement)
@@ -55,7 +55,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
 pub fn parse_metadata(text: &str) -> Result<TableDefinition> {
     let dialect = ClickHouseDialect {};
     let parser = Parser::new(&dialect).try_with_sql(text).map_err(syntax)?;
-    let mut parser = StatementParser { parser };
+    let mut parser = StatementParser { parser, sql: text };
     parser.expect_word("ATTACH")?;
     parser.expect_word("TABLE")?;
     parser.table_name()?;
@@ -68,7 +68,7 @@ pub fn parse_metadata(text: &str) -> Result<TableDefinition> {
 pub fn parse_expression(text: &str) -> Result<Expr> {
     let dialect = ClickHouseDialect {};
     let parser = Parser::new(&dialect).try_with_sql(text).map_err(syntax)?;
-    let mut parser = StatementParser { parser };
+    let mut parser = StatementParser { parser, sql: text };
     let expr = parser.parser.parse_expr().map_err(syntax)?;
     parser.end()?;
     Ok(expr)
@@ -76,6 +76,8 @@ pub fn parse_expression(text: &str) -> Result<Expr> {
 
 struct StatementParser<'a> {
     parser: Parser<'a>,
+    /// The text being parsed.
+    sql: &'a str,
 }
 
 impl StatementParser<'_> {
@@ -219,6 +221,7 @@ impl StatementParser<'_> {
                 self.parser.next_token();
                 Ok(Statement::Set(self.settings()?))
             }
+            "WITH" => self.query_with_items(),
             "ATTACH" | "DETACH" | "ALTER" | "SYSTEM" | "KILL" | "GRANT" | "REVOKE" | "UPDATE"
             | "DELETE" => Err(Error::not_implemented(format!("{keyword} queries"))),
             _ => {
@@ -226,6 +229,75 @@ impl StatementParser<'_> {
                 Ok(Statement::Query(Box::new(statement)))
             }
         }
+    }
+
+    /// A query after `WITH`: ClickHouse's `WITH expr AS name, ...` items (which `sqlparser` does
+    /// not read) are taken here and applied to the query as aliases; common table expressions
+    /// (`WITH name AS (SELECT ...)`), before or after them, go to `sqlparser`.
+    fn query_with_items(&mut self) -> Result<Statement> {
+        let start = self.parser.index();
+        self.parser.next_token();
+        let mut items = Vec::new();
+        while !self.at_common_table_expression() {
+            let expr = self.parser.parse_expr().map_err(syntax)?;
+            self.expect_word("AS")?;
+            let name = self.parser.parse_identifier().map_err(syntax)?;
+            items.push((name, expr));
+            if !self.parser.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        if items.is_empty() {
+            while self.parser.index() > start {
+                self.parser.prev_token();
+            }
+            let statement = self.parser.parse_statement().map_err(syntax)?;
+            return Ok(Statement::Query(Box::new(statement)));
+        }
+        // The rest is parsed on its own, behind a WITH again if common table expressions follow.
+        let rest = &self.sql[self.offset_of_next_token()..];
+        let rest = if self.at_common_table_expression() {
+            format!("WITH {rest}")
+        } else {
+            rest.to_string()
+        };
+        let dialect = ClickHouseDialect {};
+        let mut parser = StatementParser {
+            parser: Parser::new(&dialect).try_with_sql(&rest).map_err(syntax)?,
+            sql: &rest,
+        };
+        let mut statement = parser.parser.parse_statement().map_err(syntax)?;
+        parser.end()?;
+        if !matches!(statement, SqlStatement::Query(_)) {
+            return Err(self.unexpected("a query after WITH"));
+        }
+        while self.parser.next_token().token != Token::EOF {}
+        super::aliases::apply_with_items(&mut statement, &items);
+        Ok(Statement::Query(Box::new(statement)))
+    }
+
+    /// Whether the next tokens start a common table expression: `name AS (`.
+    fn at_common_table_expression(&self) -> bool {
+        matches!(self.parser.peek_nth_token(0).token, Token::Word(_))
+            && is_word(&self.parser.peek_nth_token(1).token, "AS")
+            && self.parser.peek_nth_token(2).token == Token::LParen
+    }
+
+    /// The byte offset in the text of the next token.
+    fn offset_of_next_token(&self) -> usize {
+        let location = self.parser.peek_token().span.start;
+        let mut offset = 0;
+        for (index, line) in self.sql.split_inclusive('\n').enumerate() {
+            if index + 1 == location.line as usize {
+                return offset
+                    + line
+                        .char_indices()
+                        .nth(location.column as usize - 1)
+                        .map_or(line.len(), |(byte, _)| byte);
+            }
+            offset += line.len();
+        }
+        self.sql.len()
     }
 
     fn create(&mut self) -> Result<Statement> {

@@ -20,6 +20,7 @@ use datafusion::sql::sqlparser::ast::{
     TableFactor, UnaryOperator, Value, VisitMut, VisitorMut,
 };
 
+use super::aliases::resolve_select_aliases;
 use super::names::column_name;
 use crate::exec::session::FINAL_CATALOG;
 use crate::functions::truth::TRUTH;
@@ -118,6 +119,7 @@ impl VisitorMut for Rewriter<'_> {
         }
         for_each_select(&mut query.body, &mut |select| {
             name_columns(select);
+            resolve_select_aliases(select);
             // PREWHERE is a filter like WHERE (the scan prunes with both).
             if let Some(prewhere) = select.prewhere.take() {
                 select.selection = Some(match select.selection.take() {
@@ -244,7 +246,7 @@ fn for_each_select(body: &mut SetExpr, f: &mut impl FnMut(&mut Select)) {
 }
 
 /// Gives every computed result column of `select` its ClickHouse name.
-fn name_columns(select: &mut Select) {
+pub(crate) fn name_columns(select: &mut Select) {
     let mut seen = std::collections::HashMap::<String, usize>::new();
     for item in &mut select.projection {
         let (expr, name, named) = match &*item {

@@ -3,10 +3,12 @@
 //! [`conversions`], [`dates`], [`sizes`] (`length`, `empty`), [`type_name`] (`toTypeName`) and [`truth`] (how a number is read as a condition).
 
 pub mod aggregates;
+pub mod arguments;
 pub mod arithmetic;
 pub mod average;
 pub mod conversions;
 pub mod dates;
+pub mod decimals;
 pub mod sizes;
 pub mod truth;
 pub mod type_name;
@@ -23,6 +25,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     let mut functions = dates::functions();
     functions.extend(arithmetic::functions());
     functions.extend(conversions::functions());
+    functions.extend(decimals::functions());
     functions.extend(sizes::functions());
     functions.push(type_name::function());
     functions.push(truth::function());

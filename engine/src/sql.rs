@@ -4,6 +4,7 @@
 //! ClickHouse functions in DataFusion's terms ([`functions`]).
 
 pub mod aliases;
+pub mod casts;
 pub mod functions;
 pub mod names;
 pub mod parser;

@@ -18,7 +18,7 @@ use datafusion::logical_expr::{
 };
 use granary_protocol::ErrorCode;
 use granary_protocol::text::{TextStyle, write_value};
-use granary_protocol::types::DataType;
+use granary_protocol::types::{CLICKHOUSE_TYPE_KEY, DataType};
 
 use super::arithmetic::wrapping_cast;
 use super::type_name::clickhouse_type;
@@ -64,7 +64,65 @@ pub fn functions() -> Vec<ScalarUDF> {
     functions.push(ScalarUDF::new_from_impl(ToString {
         signature: Signature::any(1, Volatility::Immutable),
     }));
+    for (name, nullable) in [("toNullable", true), ("toLowCardinality", false)] {
+        functions.push(ScalarUDF::new_from_impl(SameValues {
+            name,
+            nullable,
+            signature: Signature::any(1, Volatility::Immutable),
+        }));
+    }
     functions
+}
+
+/// `toNullable` (the same values in a `Nullable` column) and `toLowCardinality` (the same values:
+/// Granary's columns in a query are not dictionary-encoded, so `LowCardinality` is transparent).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SameValues {
+    name: &'static str,
+    nullable: bool,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for SameValues {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[ArrowType]) -> DfResult<ArrowType> {
+        Ok(arg_types[0].clone())
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        let argument = &args.arg_fields[0];
+        let nullable = self.nullable || argument.is_nullable();
+        let mut field = argument
+            .as_ref()
+            .clone()
+            .with_name(self.name)
+            .with_nullable(nullable);
+        // The type name says Nullable(...): a constant folded from this call keeps it.
+        // (A constant folded from this call loses the field's nullability but keeps the name.)
+        if nullable && *argument.data_type() != ArrowType::Boolean {
+            let inner = clickhouse_type(argument)?;
+            if inner.can_be_inside_nullable() {
+                let mut metadata = field.metadata().clone();
+                metadata.insert(
+                    CLICKHOUSE_TYPE_KEY.to_string(),
+                    DataType::Nullable(Box::new(inner)).to_string(),
+                );
+                field = field.with_metadata(metadata);
+            }
+        }
+        Ok(Arc::new(field))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Ok(args.args[0].clone())
+    }
 }
 
 /// `toT`, `toTOrZero`, `toTOrNull` for a number type T.

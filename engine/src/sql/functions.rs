@@ -6,9 +6,10 @@
 //! the arithmetic, the date functions...) are registered UDFs and need no entry here.
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, CaseWhen, DateTimeField, DuplicateTreatment, Expr, ExtractSyntax,
-    Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, Ident,
-    Interval, ObjectNamePart, OrderByExpr, OrderByOptions, Subscript, Value,
+    AccessExpr, BinaryOperator, CaseWhen, CastKind, DateTimeField, DuplicateTreatment, Expr,
+    ExtractSyntax, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause,
+    FunctionArguments, Ident, Interval, ObjectNamePart, OrderByExpr, OrderByOptions, Subscript,
+    Value,
 };
 
 use super::rewrite::function_call;
@@ -113,6 +114,21 @@ pub fn map_function(expr: &mut Expr) {
         }
         return;
     }
+    if let Expr::Cast {
+        kind: CastKind::Cast | CastKind::DoubleColon,
+        expr: operand,
+        data_type,
+        array: false,
+        ..
+    } = expr
+    {
+        if let Some(conversion) =
+            super::casts::conversion((**operand).clone(), &data_type.to_string())
+        {
+            *expr = conversion;
+        }
+        return;
+    }
     let Expr::Function(function) = expr else {
         return;
     };
@@ -149,6 +165,12 @@ pub fn map_function(expr: &mut Expr) {
                 .collect();
             Some(case(branches, args.last().cloned()))
         }
+        ("CAST" | "_CAST", _, Some([operand, Expr::Value(type_name)])) => match &type_name.value {
+            Value::SingleQuotedString(type_name) => {
+                super::casts::conversion(operand.clone(), type_name)
+            }
+            _ => None,
+        },
         (_, "isnull", Some([operand])) => Some(Expr::IsNull(Box::new(operand.clone()))),
         (_, "isnotnull", Some([operand])) => Some(Expr::IsNotNull(Box::new(operand.clone()))),
         ("assumeNotNull", _, Some([operand])) => Some(operand.clone()),

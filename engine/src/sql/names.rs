@@ -122,8 +122,8 @@ fn write_expr(out: &mut String, expr: &Expr) {
             out.push_str("CAST(");
             write_expr(out, inner);
             out.push_str(", ");
-            // sqlparser writes ClickHouse's `String` as `STRING`.
-            write_string(out, &data_type.to_string().replace("STRING", "String"));
+            // sqlparser writes some ClickHouse names in capitals (`STRING`, `FLOAT64`).
+            write_string(out, &super::casts::type_name(&data_type.to_string()));
             out.push(')');
         }
         Expr::Array(array) => {

@@ -12,7 +12,7 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, Date32Array, Int64Array, PrimitiveArray, TimestampSecondArray};
 use arrow_schema::{DataType as ArrowType, Field, FieldRef, TimeUnit};
 use datafusion::common::{Result as DfResult, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs};
+use datafusion::logical_expr::ColumnarValue;
 use granary_protocol::ErrorCode;
 use granary_protocol::types::CLICKHOUSE_TYPE_KEY;
 
@@ -156,63 +156,6 @@ pub fn type_zone(data_type: &ArrowType) -> Option<Arc<str>> {
         ArrowType::Timestamp(_, tz) => tz.clone(),
         _ => None,
     }
-}
-
-/// The constant string argument `index` as planning sees it (`None` when absent or not a constant
-/// string).
-pub fn constant_string(args: &ReturnFieldArgs, index: usize) -> Option<String> {
-    match args.scalar_arguments.get(index).copied().flatten()? {
-        ScalarValue::Utf8(value) | ScalarValue::LargeUtf8(value) | ScalarValue::Utf8View(value) => {
-            value.clone()
-        }
-        _ => None,
-    }
-}
-
-/// The constant integer argument `index` as planning sees it.
-pub fn constant_integer(args: &ReturnFieldArgs, index: usize) -> Option<i64> {
-    scalar_integer(args.scalar_arguments.get(index).copied().flatten()?)
-}
-
-fn scalar_integer(value: &ScalarValue) -> Option<i64> {
-    if !value.data_type().is_integer() {
-        return None;
-    }
-    match value.cast_to(&ArrowType::Int64).ok()? {
-        ScalarValue::Int64(value) => value,
-        _ => None,
-    }
-}
-
-/// A constant string argument at execution; an error naming the function when it is not one.
-pub fn argument_string(value: &ColumnarValue, function: &str, what: &str) -> DfResult<String> {
-    match value {
-        ColumnarValue::Scalar(
-            ScalarValue::Utf8(Some(text))
-            | ScalarValue::LargeUtf8(Some(text))
-            | ScalarValue::Utf8View(Some(text)),
-        ) => Ok(text.clone()),
-        _ => Err(Error::query(
-            ErrorCode::ILLEGAL_COLUMN,
-            format!("The {what} argument of function {function} must be a constant string"),
-        )
-        .into()),
-    }
-}
-
-/// A constant integer argument at execution.
-pub fn argument_integer(value: &ColumnarValue, function: &str, what: &str) -> DfResult<i64> {
-    match value {
-        ColumnarValue::Scalar(scalar) => scalar_integer(scalar),
-        ColumnarValue::Array(_) => None,
-    }
-    .ok_or_else(|| {
-        Error::query(
-            ErrorCode::ILLEGAL_COLUMN,
-            format!("The {what} argument of function {function} must be a constant integer"),
-        )
-        .into()
-    })
 }
 
 /// The result field of a function returning ClickHouse type `clickhouse` held as `data_type`.

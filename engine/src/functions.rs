@@ -5,6 +5,7 @@
 pub mod aggregates;
 pub mod arguments;
 pub mod arithmetic;
+pub mod arrays;
 pub mod average;
 pub mod conversions;
 pub mod dates;
@@ -26,6 +27,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     functions.extend(arithmetic::functions());
     functions.extend(conversions::functions());
     functions.extend(decimals::functions());
+    functions.extend(arrays::functions());
     functions.extend(sizes::functions());
     functions.push(type_name::function());
     functions.push(truth::function());

@@ -4,8 +4,10 @@
 //! ClickHouse functions in DataFusion's terms ([`functions`]).
 
 pub mod aliases;
+pub mod array_join;
 pub mod casts;
 pub mod functions;
+pub mod limit_by;
 pub mod names;
 pub mod parser;
 pub mod rewrite;

@@ -15,12 +15,14 @@ use std::ops::ControlFlow;
 use datafusion::execution::session_state::SessionState;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, GroupByExpr, GroupByWithModifier, Ident, JoinOperator, LimitClause,
-    ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableAlias,
-    TableFactor, UnaryOperator, Value, VisitMut, VisitorMut,
+    FunctionArguments, GroupByExpr, GroupByWithModifier, Ident, ObjectName, ObjectNamePart, Query,
+    Select, SelectItem, SetExpr, Statement, TableAlias, TableFactor, UnaryOperator, Value,
+    VisitMut, VisitorMut,
 };
 
 use super::aliases::resolve_select_aliases;
+use super::array_join::rewrite_array_join;
+use super::limit_by::rewrite_limit_by;
 use super::names::column_name;
 use crate::exec::session::FINAL_CATALOG;
 use crate::functions::truth::TRUTH;
@@ -36,11 +38,11 @@ pub fn rewrite(statement: &mut Statement, state: &SessionState, database: &str) 
     let mut visitor = Rewriter {
         state,
         database,
-        unsupported: None,
+        error: None,
     };
     let _ = statement.visit(&mut visitor);
-    match visitor.unsupported {
-        Some(what) => Err(Error::not_implemented(what)),
+    match visitor.error {
+        Some(error) => Err(error),
         None => Ok(()),
     }
 }
@@ -50,7 +52,7 @@ pub fn rewrite_expr(expr: &mut Expr, state: &SessionState) {
     let mut visitor = Rewriter {
         state,
         database: "",
-        unsupported: None,
+        error: None,
     };
     let _ = expr.visit(&mut visitor);
 }
@@ -58,8 +60,8 @@ pub fn rewrite_expr(expr: &mut Expr, state: &SessionState) {
 struct Rewriter<'a> {
     state: &'a SessionState,
     database: &'a str,
-    /// The first construct met that Granary does not run yet.
-    unsupported: Option<&'static str>,
+    /// The first error met: a construct Granary does not run yet, or one it cannot rewrite.
+    error: Option<Error>,
 }
 
 impl Rewriter<'_> {
@@ -78,7 +80,8 @@ impl VisitorMut for Rewriter<'_> {
             sample: Some(_), ..
         } = factor
         {
-            self.unsupported.get_or_insert("SAMPLE");
+            self.error
+                .get_or_insert_with(|| Error::not_implemented("SAMPLE"));
         }
         if let TableFactor::Table { name, alias, .. } = factor {
             let is_final = alias.as_ref().is_some_and(|alias| {
@@ -114,8 +117,23 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-        if self.unsupported.is_none() {
-            self.unsupported = unsupported_in(query);
+        if let Some(what) = unsupported_in(query) {
+            self.error = Some(Error::not_implemented(what));
+            return ControlFlow::Break(());
+        }
+        if let Err(error) = rewrite_limit_by(query) {
+            self.error = Some(error);
+            return ControlFlow::Break(());
+        }
+        let mut array_joins = Ok(());
+        for_each_select(&mut query.body, &mut |select| {
+            if array_joins.is_ok() {
+                array_joins = rewrite_array_join(select);
+            }
+        });
+        if let Err(error) = array_joins {
+            self.error = Some(error);
+            return ControlFlow::Break(());
         }
         for_each_select(&mut query.body, &mut |select| {
             name_columns(select);
@@ -205,29 +223,12 @@ impl VisitorMut for Rewriter<'_> {
 
 /// The ClickHouse constructs of `query` (itself, not its subqueries) that Granary does not run yet.
 fn unsupported_in(query: &mut Query) -> Option<&'static str> {
-    if let Some(LimitClause::LimitOffset { limit_by, .. }) = &query.limit_clause
-        && !limit_by.is_empty()
-    {
-        return Some("LIMIT BY");
-    }
     let mut found = None;
     for_each_select(&mut query.body, &mut |select| {
         if let GroupByExpr::Expressions(_, modifiers) = &select.group_by
             && modifiers.contains(&GroupByWithModifier::Totals)
         {
             found.get_or_insert("WITH TOTALS");
-        }
-        for table in &select.from {
-            if table.joins.iter().any(|join| {
-                matches!(
-                    join.join_operator,
-                    JoinOperator::ArrayJoin
-                        | JoinOperator::LeftArrayJoin
-                        | JoinOperator::InnerArrayJoin
-                )
-            }) {
-                found.get_or_insert("ARRAY JOIN");
-            }
         }
     });
     found

@@ -1,0 +1,143 @@
+//! ClickHouse's `LIMIT n BY keys`: at most `n` rows for each value of the keys, the first ones in
+//! the query's ORDER BY. (A per-key offset, `LIMIT n OFFSET m BY`, and a second LIMIT after the
+//! keys are ClickHouse syntax that `sqlparser` does not read yet.) DataFusion has no such clause; the query
+//! becomes a numbering of each key's rows in a subquery and a filter on that number:
+//!
+//! ```sql
+//! SELECT a, b FROM t ORDER BY c DESC LIMIT 2 BY a
+//! -- becomes
+//! SELECT * EXCEPT (__granary_row, __granary_order_1) FROM (
+//!     SELECT a, b, row_number() OVER (PARTITION BY a ORDER BY c DESC) AS __granary_row,
+//!            c AS __granary_order_1
+//!     FROM t) AS __granary_limit_by
+//! WHERE __granary_row <= 2 ORDER BY __granary_order_1 DESC
+//! ```
+//!
+//! The ORDER BY keys travel as hidden columns so that the final order can use expressions that
+//! are not among the selected ones.
+
+use datafusion::sql::sqlparser::ast::{
+    Expr, LimitClause, OrderByKind, Query, SelectItem, SetExpr, Value,
+};
+use datafusion::sql::sqlparser::dialect::ClickHouseDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use crate::{Error, Result};
+
+const ROW: &str = "__granary_row";
+const ORDER: &str = "__granary_order_";
+
+/// Rewrites `query` if it has a `LIMIT ... BY`.
+pub fn rewrite_limit_by(query: &mut Query) -> Result<()> {
+    let Some(LimitClause::LimitOffset {
+        limit,
+        offset,
+        limit_by,
+    }) = &mut query.limit_clause
+    else {
+        return Ok(());
+    };
+    if limit_by.is_empty() {
+        return Ok(());
+    }
+    let per_key = limit
+        .take()
+        .ok_or_else(|| Error::syntax("LIMIT BY needs a number of rows"))?;
+    if offset.is_some() {
+        // ClickHouse writes a per-key offset `LIMIT n OFFSET m BY keys` (which sqlparser does not
+        // read) and refuses an OFFSET after the keys.
+        return Err(Error::syntax(
+            "syntax error: OFFSET after LIMIT n BY keys (a per-key offset is not supported yet)",
+        ));
+    }
+    let keys = std::mem::take(limit_by);
+    query.limit_clause = None;
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return Err(Error::not_implemented("LIMIT BY on a UNION or VALUES"));
+    };
+    let order: Vec<_> = match query.order_by.take().map(|order_by| order_by.kind) {
+        Some(OrderByKind::Expressions(order)) => order,
+        Some(OrderByKind::All(_)) => {
+            return Err(Error::not_implemented("LIMIT BY with ORDER BY ALL"));
+        }
+        None => Vec::new(),
+    };
+    let mut window_order = Vec::new();
+    let mut final_order = Vec::new();
+    let mut hidden = vec![ROW.to_string()];
+    for (index, key) in order.iter().enumerate() {
+        let expr = positional_item(&select.projection, &key.expr).unwrap_or(&key.expr);
+        let name = format!("{ORDER}{}", index + 1);
+        let options = key.options.to_string();
+        window_order.push(format!("{expr} {options}"));
+        final_order.push(format!("{name} {options}"));
+        select.projection.push(SelectItem::ExprWithAlias {
+            expr: expr.clone(),
+            alias: name.as_str().into(),
+        });
+        hidden.push(name);
+    }
+    let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    let window_order = if window_order.is_empty() {
+        String::new()
+    } else {
+        format!(" ORDER BY {}", window_order.join(", "))
+    };
+    let numbering = format!(
+        "row_number() OVER (PARTITION BY {}{window_order})",
+        keys.join(", ")
+    );
+    select.projection.push(SelectItem::ExprWithAlias {
+        expr: parse_expr(&numbering)?,
+        alias: ROW.into(),
+    });
+    let inner = Query {
+        with: query.with.take(),
+        body: query.body.clone(),
+        order_by: None,
+        limit_clause: None,
+        fetch: None,
+        locks: Vec::new(),
+        for_clause: None,
+        settings: None,
+        format_clause: None,
+        pipe_operators: Vec::new(),
+    };
+    let mut outer = format!(
+        "SELECT * EXCEPT ({}) FROM ({inner}) AS __granary_limit_by WHERE {ROW} <= {per_key}",
+        hidden.join(", ")
+    );
+    if !final_order.is_empty() {
+        outer.push_str(&format!(" ORDER BY {}", final_order.join(", ")));
+    }
+    let outer = Parser::new(&ClickHouseDialect {})
+        .try_with_sql(&outer)
+        .and_then(|mut parser| parser.parse_query())
+        .map_err(|error| Error::syntax(format!("LIMIT BY: {error}")))?;
+    query.body = outer.body;
+    query.order_by = outer.order_by;
+    query.limit_clause = outer.limit_clause;
+    Ok(())
+}
+
+/// The select item an `ORDER BY 2` names.
+fn positional_item<'a>(projection: &'a [SelectItem], expr: &Expr) -> Option<&'a Expr> {
+    let Expr::Value(value) = expr else {
+        return None;
+    };
+    let Value::Number(position, _) = &value.value else {
+        return None;
+    };
+    let position: usize = position.parse().ok()?;
+    match projection.get(position.checked_sub(1)?)? {
+        SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => Some(expr),
+        _ => None,
+    }
+}
+
+fn parse_expr(text: &str) -> Result<Expr> {
+    Parser::new(&ClickHouseDialect {})
+        .try_with_sql(text)
+        .and_then(|mut parser| parser.parse_expr())
+        .map_err(|error| Error::syntax(format!("LIMIT BY: {error}")))
+}

@@ -62,8 +62,19 @@ fn rewrite_plan(plan: LogicalPlan) -> DfResult<Transformed<LogicalPlan>> {
     let names = NamePreserver::new(&plan);
     let rewritten = plan.map_expressions(|expr| {
         let name = names.save(&expr);
-        expr.transform_up(|expr| rewrite_expr(expr, &schema))?
-            .map_data(|expr| Ok(name.restore(expr)))
+        let rewritten = expr.transform_up(|expr| rewrite_expr(expr, &schema))?;
+        // A lambda's parameters were typed by the planner from its array's elements, which may
+        // have changed type here (`[1, 2]` is now an array of UInt8): type them again.
+        let rewritten = if rewritten.transformed
+            && rewritten
+                .data
+                .exists(|expr| Ok(matches!(expr, Expr::HigherOrderFunction(_))))?
+        {
+            Transformed::yes(rewritten.data.resolve_lambda_variables(&schema)?.data)
+        } else {
+            rewritten
+        };
+        rewritten.map_data(|expr| Ok(name.restore(expr)))
     })?;
     if rewritten.transformed {
         rewritten.map_data(|plan| plan.recompute_schema())
@@ -104,26 +115,7 @@ fn rewrite_expr(expr: Expr, schema: &DFSchema) -> DfResult<Transformed<Expr>> {
             Transformed::yes(call(Operation::Negate, vec![*operand]))
         }
         Expr::ScalarFunction(mut function) if !keeps_literal_types(function.name()) => {
-            let mut widened = widen_literals(&mut function.args);
-            if takes_lambda(function.name()) {
-                // The lambda's parameter was typed when the query was planned: keep the array's
-                // literals as they were then.
-                for arg in &mut function.args {
-                    let whole = std::mem::replace(arg, Expr::Literal(ScalarValue::Null, None));
-                    let restored = whole.transform_up(|expr| match expr {
-                        Expr::ScalarFunction(mut inner) => {
-                            let changed = widen_literals(&mut inner.args);
-                            Ok(Transformed::new_transformed(
-                                Expr::ScalarFunction(inner),
-                                changed,
-                            ))
-                        }
-                        other => Ok(Transformed::no(other)),
-                    })?;
-                    widened |= restored.transformed;
-                    *arg = restored.data;
-                }
-            }
+            let widened = widen_literals(&mut function.args);
             Transformed::new_transformed(Expr::ScalarFunction(function), widened)
         }
         Expr::AggregateFunction(mut function) => {
@@ -170,11 +162,6 @@ fn keeps_literal_types(name: &str) -> bool {
             | "named_struct"
             | "map"
     ) || GRANARY.iter().any(|granary| granary == name)
-}
-
-/// DataFusion's higher-order array functions.
-fn takes_lambda(name: &str) -> bool {
-    matches!(name, "array_transform" | "array_filter" | "array_any_match")
 }
 
 /// Turns the narrowed integer literals among `args` back into `Int64`; whether any was.

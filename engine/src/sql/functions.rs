@@ -87,6 +87,19 @@ const AGGREGATES: &[&str] = &[
     "stddevSamp",
 ];
 
+/// `x -> NOT (body)` for a lambda `x -> body`.
+fn negated_lambda(lambda: &Expr) -> Option<Expr> {
+    let Expr::Lambda(function) = lambda else {
+        return None;
+    };
+    let mut negated = function.clone();
+    negated.body = Box::new(Expr::UnaryOp {
+        op: datafusion::sql::sqlparser::ast::UnaryOperator::Not,
+        expr: Box::new(Expr::Nested(negated.body)),
+    });
+    Some(Expr::Lambda(negated))
+}
+
 /// The ClickHouse function `EXTRACT(field FROM t)` is (`EXTRACT(MINUTE FROM t)` is `toMinute(t)`).
 fn extracted_part(field: &DateTimeField) -> Option<&'static str> {
     Some(match field {
@@ -239,6 +252,36 @@ pub fn map_function(expr: &mut Expr) {
         ("arrayExists", _, Some([lambda, array])) => Some(function_call(
             "array_any_match",
             vec![array.clone(), lambda.clone()],
+        )),
+        ("arrayAll", _, Some([lambda, array])) => {
+            negated_lambda(lambda).map(|negated| Expr::UnaryOp {
+                op: datafusion::sql::sqlparser::ast::UnaryOperator::Not,
+                expr: Box::new(function_call(
+                    "array_any_match",
+                    vec![array.clone(), negated],
+                )),
+            })
+        }
+        ("arrayCount", _, Some([lambda @ Expr::Lambda(_), array])) => Some(function_call(
+            "toUInt32",
+            vec![function_call(
+                "length",
+                vec![function_call(
+                    "array_filter",
+                    vec![array.clone(), lambda.clone()],
+                )],
+            )],
+        )),
+        ("arrayUniq", _, Some([array])) => Some(function_call(
+            "toUInt32",
+            vec![function_call(
+                "length",
+                vec![function_call("array_distinct", vec![array.clone()])],
+            )],
+        )),
+        ("arrayEnumerate", _, Some([array])) => Some(function_call(
+            "generate_series",
+            vec![number("1"), function_call("length", vec![array.clone()])],
         )),
         ("tupleElement", _, Some([tuple, Expr::Value(position)])) => match &position.value {
             Value::Number(n, _) => n.parse::<usize>().ok().filter(|n| *n > 0).map(|n| {

@@ -25,6 +25,19 @@ fn write_expr(out: &mut String, expr: &Expr) {
         }
         Expr::Value(value) => write_value(out, &value.value),
         Expr::Nested(inner) => write_expr(out, inner),
+        // `x -> body` is named `lambda(tuple(x), body)`.
+        Expr::Lambda(lambda) => {
+            out.push_str("lambda(tuple(");
+            let params: Vec<&str> = lambda
+                .params
+                .iter()
+                .map(|param| param.name.value.as_str())
+                .collect();
+            out.push_str(&params.join(", "));
+            out.push_str("), ");
+            write_expr(out, &lambda.body);
+            out.push(')');
+        }
         Expr::UnaryOp {
             op: UnaryOperator::Minus,
             expr: inner,

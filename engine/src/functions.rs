@@ -10,7 +10,9 @@ pub mod average;
 pub mod conversions;
 pub mod dates;
 pub mod decimals;
+pub mod math;
 pub mod sizes;
+pub mod strings;
 pub mod truth;
 pub mod type_name;
 
@@ -28,6 +30,8 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     functions.extend(conversions::functions());
     functions.extend(decimals::functions());
     functions.extend(arrays::functions());
+    functions.extend(strings::functions());
+    functions.extend(math::functions());
     functions.extend(sizes::functions());
     functions.push(type_name::function());
     functions.push(truth::function());

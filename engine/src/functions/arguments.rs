@@ -1,6 +1,7 @@
 //! The arguments functions take as constants (units, time zones, formats, precisions): read at
 //! planning from the literal arguments, and at execution from the scalar values.
 
+use arrow_array::ArrayRef;
 use arrow_schema::DataType as ArrowType;
 use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs};
@@ -63,4 +64,27 @@ pub fn argument_integer(value: &ColumnarValue, function: &str, what: &str) -> Df
         )
         .into()
     })
+}
+
+/// Runs `f` on the arguments as arrays and gives a scalar back when every argument was one.
+pub fn on_arrays(
+    args: &[ColumnarValue],
+    rows: usize,
+    f: impl FnOnce(&[ArrayRef]) -> DfResult<ArrayRef>,
+) -> DfResult<ColumnarValue> {
+    let all_scalars = args
+        .iter()
+        .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
+    let rows = if all_scalars { 1 } else { rows };
+    let arrays = args
+        .iter()
+        .map(|arg| arg.to_array(rows))
+        .collect::<DfResult<Vec<_>>>()?;
+    let result = f(&arrays)?;
+    if all_scalars {
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &result, 0,
+        )?));
+    }
+    Ok(ColumnarValue::Array(result))
 }

@@ -272,6 +272,42 @@ pub fn map_function(expr: &mut Expr) {
                 )],
             )],
         )),
+        ("intDivOrZero", _, Some([dividend, divisor])) => {
+            let is_zero = |divisor: &Expr| Expr::BinaryOp {
+                left: Box::new(Expr::Nested(Box::new(divisor.clone()))),
+                op: BinaryOperator::Eq,
+                right: Box::new(number("0")),
+            };
+            Some(case(
+                vec![(is_zero(divisor), number("0"))],
+                Some(function_call(
+                    "intDiv",
+                    vec![
+                        dividend.clone(),
+                        case(vec![(is_zero(divisor), number("1"))], Some(divisor.clone())),
+                    ],
+                )),
+            ))
+        }
+        (
+            "bitAnd" | "bitOr" | "bitXor" | "bitShiftLeft" | "bitShiftRight",
+            _,
+            Some([left, right]),
+        ) => {
+            let op = match name.as_str() {
+                "bitAnd" => BinaryOperator::BitwiseAnd,
+                "bitOr" => BinaryOperator::BitwiseOr,
+                "bitXor" => BinaryOperator::BitwiseXor,
+                "bitShiftLeft" => BinaryOperator::PGBitwiseShiftLeft,
+                _ => BinaryOperator::PGBitwiseShiftRight,
+            };
+            Some(Expr::Nested(Box::new(Expr::BinaryOp {
+                left: Box::new(Expr::Nested(Box::new(left.clone()))),
+                op,
+                right: Box::new(Expr::Nested(Box::new(right.clone()))),
+            })))
+        }
+        ("e", _, Some([])) => Some(function_call("exp", vec![number("1.0")])),
         ("arrayUniq", _, Some([array])) => Some(function_call(
             "toUInt32",
             vec![function_call(

@@ -11,8 +11,7 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, Date32Array, Int64Array, PrimitiveArray, TimestampSecondArray};
 use arrow_schema::{DataType as ArrowType, Field, FieldRef, TimeUnit};
-use datafusion::common::{Result as DfResult, ScalarValue};
-use datafusion::logical_expr::ColumnarValue;
+use datafusion::common::Result as DfResult;
 use granary_protocol::ErrorCode;
 use granary_protocol::types::CLICKHOUSE_TYPE_KEY;
 
@@ -200,29 +199,6 @@ pub fn local_to_utc(local: &Int64Array, zone: &Zone, f: impl Fn(i64) -> i64) -> 
         Zone::Utc => local.unary(f),
         zone => local.unary(|seconds| zone.utc(f(seconds))),
     }
-}
-
-/// Runs `f` on the arguments as arrays and gives a scalar back when every argument was one.
-pub fn on_arrays(
-    args: &[ColumnarValue],
-    rows: usize,
-    f: impl FnOnce(&[ArrayRef]) -> DfResult<ArrayRef>,
-) -> DfResult<ColumnarValue> {
-    let all_scalars = args
-        .iter()
-        .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
-    let rows = if all_scalars { 1 } else { rows };
-    let arrays = args
-        .iter()
-        .map(|arg| arg.to_array(rows))
-        .collect::<DfResult<Vec<_>>>()?;
-    let result = f(&arrays)?;
-    if all_scalars {
-        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-            &result, 0,
-        )?));
-    }
-    Ok(ColumnarValue::Array(result))
 }
 
 /// An Int64 column of `array`'s integers or truncated floats (NULLs kept).

@@ -26,11 +26,11 @@ use granary_protocol::ErrorCode;
 use granary_protocol::types::{CLICKHOUSE_TYPE_KEY, DataType, datetime64_unit, field_for};
 
 use super::super::arguments::{
-    argument_integer, argument_string, constant_integer, constant_string,
+    argument_integer, argument_string, constant_integer, constant_string, on_arrays,
 };
 use super::calendar::{DAY, Zone, parse_wall_time};
 use super::column::{
-    Moments, clickhouse_name, date_array, datetime_array, not_a_moment, on_arrays, typed_field,
+    Moments, clickhouse_name, date_array, datetime_array, not_a_moment, typed_field,
 };
 use crate::Error;
 

@@ -15,9 +15,9 @@ use datafusion::logical_expr::{
 };
 use granary_protocol::ErrorCode;
 
-use super::super::arguments::{argument_string, constant_string};
+use super::super::arguments::{argument_string, constant_string, on_arrays};
 use super::calendar::{DAY, civil_from_days, day_of_week, days_from_civil, iso_week};
-use super::column::{Moments, is_moment, not_a_moment, on_arrays};
+use super::column::{Moments, is_moment, not_a_moment};
 use crate::Error;
 
 const MONTHS: [&str; 12] = [

@@ -12,11 +12,11 @@ use datafusion::logical_expr::{
 };
 use granary_protocol::ErrorCode;
 
-use super::super::arguments::{argument_integer, argument_string, constant_string};
+use super::super::arguments::{argument_integer, argument_string, constant_string, on_arrays};
 use super::calendar::{DAY, civil_from_days, day_of_week, days_from_civil, days_in_month};
 use super::column::{
     Moments, date_array, date_field, datetime_array, datetime_field, has_time, is_moment,
-    local_to_utc, not_a_moment, on_arrays, type_zone, typed_field,
+    local_to_utc, not_a_moment, type_zone, typed_field,
 };
 use crate::Error;
 

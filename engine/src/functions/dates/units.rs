@@ -18,11 +18,11 @@ use datafusion::logical_expr::{
 use granary_protocol::ErrorCode;
 use granary_protocol::types::{DataType, field_for};
 
-use super::super::arguments::{argument_string, constant_string};
+use super::super::arguments::{argument_string, constant_string, on_arrays};
 use super::calendar::{DAY, civil_from_days};
 use super::column::{
     Moments, date_array, date_field, datetime_array, datetime_field, has_time, is_moment,
-    local_to_utc, not_a_moment, on_arrays, type_zone,
+    local_to_utc, not_a_moment, type_zone,
 };
 use super::parts::Part;
 use crate::Error;

@@ -10,11 +10,13 @@ pub mod average;
 pub mod conversions;
 pub mod dates;
 pub mod decimals;
+pub mod hashes;
 pub mod math;
 pub mod sizes;
 pub mod strings;
 pub mod truth;
 pub mod type_name;
+pub mod urls;
 
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     functions.extend(arrays::functions());
     functions.extend(strings::functions());
     functions.extend(math::functions());
+    functions.extend(hashes::functions());
+    functions.extend(urls::functions());
     functions.extend(sizes::functions());
     functions.push(type_name::function());
     functions.push(truth::function());

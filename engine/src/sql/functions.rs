@@ -398,6 +398,22 @@ fn rewrite_aggregate(function: &mut Function, name: &str, args: Option<Vec<Expr>
                 with_fill: None,
             }];
         }
+        ("quantileExact" | "medianExact", level, [value]) => {
+            let level = match level {
+                Some([level]) => level.to_string(),
+                None => "0.5".to_string(),
+                Some(_) => return,
+            };
+            // The element at index floor(level * n) of the n sorted values that are not NULL (the
+            // NULLs sort last), as ClickHouse takes it.
+            let sql = format!(
+                "array_element(array_agg({value} ORDER BY {value}), \
+                 least(toInt64(floor({level} * count({value}))) + 1, toInt64(count({value}))))"
+            );
+            if let Ok(Expr::Function(exact)) = super::parser::parse_expression(&sql) {
+                *function = exact;
+            }
+        }
         ("groupArray", Some([limit]), [_]) => {
             let limit = limit.clone();
             function.parameters = FunctionArguments::None;

@@ -159,6 +159,10 @@ fn datafusion_code(error: &datafusion::error::DataFusionError) -> ErrorCode {
         },
         E::Context(_, inner) | E::Diagnostic(_, inner) => datafusion_code(inner),
         E::Shared(inner) => datafusion_code(inner),
+        // Several errors at once (planning reports every unknown function of a SELECT): the first.
+        E::Collection(errors) => errors
+            .first()
+            .map_or(ErrorCode::LOGICAL_ERROR, datafusion_code),
         E::ArrowError(inner, _) => arrow_code(inner),
         E::SQL(..) => ErrorCode::SYNTAX_ERROR,
         E::NotImplemented(_) => ErrorCode::NOT_IMPLEMENTED,

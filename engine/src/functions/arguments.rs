@@ -88,3 +88,14 @@ pub fn on_arrays(
     }
     Ok(ColumnarValue::Array(result))
 }
+
+/// The optional constant time zone argument at `index`, if the call has one.
+pub fn time_zone_argument(
+    args: &[ColumnarValue],
+    index: usize,
+    function: &str,
+) -> DfResult<Option<String>> {
+    args.get(index)
+        .map(|zone| argument_string(zone, function, "time zone"))
+        .transpose()
+}

@@ -26,7 +26,7 @@ use granary_protocol::ErrorCode;
 use granary_protocol::types::{CLICKHOUSE_TYPE_KEY, DataType, datetime64_unit, field_for};
 
 use super::super::arguments::{
-    argument_integer, argument_string, constant_integer, constant_string, on_arrays,
+    argument_integer, constant_integer, constant_string, on_arrays, time_zone_argument,
 };
 use super::calendar::{DAY, Zone, parse_wall_time};
 use super::column::{
@@ -365,10 +365,7 @@ impl ScalarUDFImpl for Conversion {
             )?,
             _ => 0,
         };
-        let tz = match args.args.get(self.zone_index()) {
-            Some(zone) => Some(argument_string(zone, &self.name, "time zone")?),
-            None => None,
-        };
+        let tz = time_zone_argument(&args.args, self.zone_index(), &self.name)?;
         let return_type = args.return_field.data_type().clone();
         on_arrays(&args.args[..1], args.number_rows, |arrays| {
             let values = self.convert(&arrays[0], tz.as_deref(), precision)?;
@@ -541,10 +538,7 @@ impl ScalarUDFImpl for ClockFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let tz = match args.args.first() {
-            Some(zone) => Some(argument_string(zone, self.name(), "time zone")?),
-            None => None,
-        };
+        let tz = time_zone_argument(&args.args, 0, self.name())?;
         let now = chrono::Utc::now().timestamp();
         Ok(ColumnarValue::Scalar(self.value(now, tz.as_deref())?))
     }

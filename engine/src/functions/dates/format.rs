@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
 };
 use granary_protocol::ErrorCode;
 
-use super::super::arguments::{argument_string, constant_string, on_arrays};
+use super::super::arguments::{argument_string, constant_string, on_arrays, time_zone_argument};
 use super::calendar::{DAY, civil_from_days, day_of_week, days_from_civil, iso_week};
 use super::column::{Moments, is_moment, not_a_moment};
 use crate::Error;
@@ -205,10 +205,7 @@ impl ScalarUDFImpl for FormatDateTime {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let pieces = parse_format(&argument_string(&args.args[1], self.name(), "format")?)?;
-        let zone = match args.args.get(2) {
-            Some(zone) => Some(argument_string(zone, self.name(), "time zone")?),
-            None => None,
-        };
+        let zone = time_zone_argument(&args.args, 2, self.name())?;
         on_arrays(&args.args[..1], args.number_rows, |arrays| {
             let moments = Moments::read(&arrays[0], self.name(), zone.as_deref())?;
             let utc = moments.utc();

@@ -12,7 +12,7 @@ use datafusion::logical_expr::{
 };
 use granary_protocol::ErrorCode;
 
-use super::super::arguments::{argument_integer, argument_string, constant_string, on_arrays};
+use super::super::arguments::{argument_integer, constant_string, on_arrays, time_zone_argument};
 use super::calendar::{DAY, civil_from_days, day_of_week, days_from_civil, days_in_month};
 use super::column::{
     Moments, date_array, date_field, datetime_array, datetime_field, has_time, is_moment,
@@ -315,10 +315,7 @@ impl ScalarUDFImpl for PartFunction {
             (Part::StartOfWeek, Some(mode)) => argument_integer(mode, name, "mode")? & 1 == 1,
             _ => false,
         };
-        let zone = match args.args.get(self.zone_index()) {
-            Some(zone) => Some(argument_string(zone, name, "time zone")?),
-            None => None,
-        };
+        let zone = time_zone_argument(&args.args, self.zone_index(), name)?;
         let part = self.part;
         on_arrays(&args.args[..1], args.number_rows, |arrays| {
             let moments = Moments::read(&arrays[0], name, zone.as_deref())?;

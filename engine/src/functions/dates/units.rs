@@ -18,7 +18,7 @@ use datafusion::logical_expr::{
 use granary_protocol::ErrorCode;
 use granary_protocol::types::{DataType, field_for};
 
-use super::super::arguments::{argument_string, constant_string, on_arrays};
+use super::super::arguments::{argument_string, constant_string, on_arrays, time_zone_argument};
 use super::calendar::{DAY, civil_from_days};
 use super::column::{
     Moments, date_array, date_field, datetime_array, datetime_field, has_time, is_moment,
@@ -203,10 +203,7 @@ impl ScalarUDFImpl for DateTrunc {
             Some(argument_string(&args.args[0], self.name(), "unit")?),
             self.name(),
         )?;
-        let zone = match args.args.get(2) {
-            Some(zone) => Some(argument_string(zone, self.name(), "time zone")?),
-            None => None,
-        };
+        let zone = time_zone_argument(&args.args, 2, self.name())?;
         on_arrays(&args.args[1..2], args.number_rows, |arrays| {
             let moments = Moments::read(&arrays[0], self.name(), zone.as_deref())?;
             let local = moments.local();
@@ -268,10 +265,7 @@ impl ScalarUDFImpl for DateDiff {
             Some(argument_string(&args.args[0], self.name(), "unit")?),
             self.name(),
         )?;
-        let zone = match args.args.get(3) {
-            Some(zone) => Some(argument_string(zone, self.name(), "time zone")?),
-            None => None,
-        };
+        let zone = time_zone_argument(&args.args, 3, self.name())?;
         on_arrays(&args.args[1..3], args.number_rows, |arrays| {
             let start = Moments::read(&arrays[0], self.name(), zone.as_deref())?;
             let end = Moments::read(&arrays[1], self.name(), zone.as_deref())?;

@@ -54,6 +54,34 @@ pub(crate) fn propagated_field(
     Arc::new(Field::new(name, data_type, nullable))
 }
 
+/// The `return_type` of a function that types its result from its argument fields (DataFusion asks
+/// `return_field_from_args`): an internal error if anything asks anyway, never a panic.
+pub(crate) fn typed_by_fields(name: &str) -> datafusion::common::Result<ArrowType> {
+    datafusion::common::internal_err!(
+        "function {name} types its result from its argument fields (return_field_from_args)"
+    )
+}
+
+/// The bits of each integer of `array`, zero- or sign-extended to 64 (UInt64 values beyond Int64
+/// kept as they are).
+pub(crate) fn integer_bits(
+    array: &arrow_array::ArrayRef,
+) -> datafusion::common::Result<Vec<Option<u64>>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int64Type, UInt64Type};
+    Ok(match array.data_type() {
+        ArrowType::UInt64 => array.as_primitive::<UInt64Type>().iter().collect(),
+        _ => {
+            let values = datafusion::arrow::compute::cast(array, &ArrowType::Int64)?;
+            values
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|value| value.map(|value| value as u64))
+                .collect()
+        }
+    })
+}
+
 /// The Arrow types of the argument fields.
 pub(crate) fn argument_types(args: &ReturnFieldArgs) -> Vec<ArrowType> {
     args.arg_fields

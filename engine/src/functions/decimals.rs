@@ -105,7 +105,7 @@ impl ScalarUDFImpl for ToDecimal {
     }
 
     fn return_type(&self, _arg_types: &[ArrowType]) -> DfResult<ArrowType> {
-        unreachable!("return_field_from_args is implemented")
+        crate::functions::typed_by_fields(self.name())
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {

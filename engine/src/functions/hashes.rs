@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::FixedSizeBinaryBuilder;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Float64Type, Int64Type};
+use arrow_array::types::{Float32Type, Float64Type};
 use arrow_array::{ArrayRef, UInt32Array, UInt64Array};
 use arrow_schema::{DataType as ArrowType, FieldRef};
 use datafusion::arrow::compute::cast;
@@ -23,6 +23,7 @@ use granary_protocol::{DataType, ErrorCode};
 use md5::{Digest, Md5};
 
 use super::arguments::on_arrays;
+use super::integer_bits;
 use super::type_name::clickhouse_type;
 use crate::Error;
 
@@ -182,19 +183,14 @@ impl ScalarUDFImpl for HashFunction {
             let rows = arrays[0].len();
             Ok(match function {
                 Function::Int32 | Function::Int64 => {
-                    let values = cast(&arrays[0], &ArrowType::Int64)?;
-                    let values = values.as_primitive::<Int64Type>();
+                    let values = integer_bits(&arrays[0])?;
                     if function == Function::Int32 {
-                        let hashes: UInt32Array = values
-                            .iter()
-                            .map(|v| v.map(|v| int_hash32(v as u64)))
-                            .collect();
+                        let hashes: UInt32Array =
+                            values.iter().map(|v| v.map(int_hash32)).collect();
                         Arc::new(hashes) as ArrayRef
                     } else {
-                        let hashes: UInt64Array = values
-                            .iter()
-                            .map(|v| v.map(|v| int_hash64(v as u64)))
-                            .collect();
+                        let hashes: UInt64Array =
+                            values.iter().map(|v| v.map(int_hash64)).collect();
                         Arc::new(hashes)
                     }
                 }
@@ -289,11 +285,9 @@ fn argument_hashes(
             } else {
                 (1u64 << (8 * width)) - 1
             };
-            let values = cast(array, &ArrowType::Int64)?;
-            Ok(values
-                .as_primitive::<Int64Type>()
-                .iter()
-                .map(|v| v.map(|v| function.of_number(v as u64 & mask, width)))
+            Ok(integer_bits(array)?
+                .into_iter()
+                .map(|v| v.map(|v| function.of_number(v & mask, width)))
                 .collect())
         }
     }

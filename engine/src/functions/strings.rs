@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
 use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, BinaryArray, UInt64Array};
 use arrow_schema::{DataType as ArrowType, FieldRef};
 use base64::Engine;
@@ -279,9 +278,7 @@ fn hex(array: &ArrayRef) -> DfResult<ArrayRef> {
     match &data_type {
         t if t.is_integer() => {
             let width = t.primitive_width().unwrap_or(8);
-            let values = cast(array, &ArrowType::Int64)?;
-            let values = values.as_primitive::<Int64Type>();
-            for value in values.iter() {
+            for value in super::integer_bits(array)? {
                 let Some(value) = value else {
                     out.append_null();
                     continue;

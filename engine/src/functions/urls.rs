@@ -4,6 +4,7 @@
 //! characters a host cannot have (a space, user info) gives an empty domain; a URL without a scheme
 //! (`example.com/path`) still has a domain and a path.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
@@ -178,50 +179,52 @@ impl<'a> Url<'a> {
         ""
     }
 
-    fn without_query_string(&self) -> String {
+    fn without_query_string(&self) -> Cow<'a, str> {
         match self.query {
             Some(at) => {
                 let fragment = self.fragment.map_or("", |at| &self.text[at..]);
-                format!("{}{fragment}", &self.text[..at])
+                Cow::Owned(format!("{}{fragment}", &self.text[..at]))
             }
-            None => self.text.to_string(),
+            None => Cow::Borrowed(self.text),
         }
     }
 
-    fn without_www(&self) -> String {
+    fn without_www(&self) -> Cow<'a, str> {
         let (start, end) = self.host;
         match self.text[start..end].strip_prefix("www.") {
-            Some(_) => format!("{}{}", &self.text[..start], &self.text[start + 4..]),
-            None => self.text.to_string(),
+            Some(_) => Cow::Owned(format!(
+                "{}{}",
+                &self.text[..start],
+                &self.text[start + 4..]
+            )),
+            None => Cow::Borrowed(self.text),
         }
     }
 }
 
-/// `part` of `url` (`name` is the parameter of `extractURLParameter`).
-fn extract(part: Part, url: &str, name: &str) -> String {
+/// `part` of `url` (`name` is the parameter of `extractURLParameter`): a slice of the URL, or for
+/// the `cut*` functions the URL without a piece.
+fn extract<'a>(part: Part, url: &'a str, name: &str) -> Cow<'a, str> {
     let url = Url::parse(url);
-    match part {
-        Part::Protocol => url.scheme.to_string(),
-        Part::Domain => url.domain().to_string(),
+    Cow::Borrowed(match part {
+        Part::Protocol => url.scheme,
+        Part::Domain => url.domain(),
         Part::DomainWithoutWww => {
             let domain = url.domain();
-            domain.strip_prefix("www.").unwrap_or(domain).to_string()
+            domain.strip_prefix("www.").unwrap_or(domain)
         }
         Part::TopLevelDomain => {
             let domain = url.domain();
-            match domain.rfind('.') {
-                Some(at) => domain[at + 1..].to_string(),
-                None => String::new(),
-            }
+            domain.rfind('.').map_or("", |at| &domain[at + 1..])
         }
-        Part::Path => url.path().to_string(),
-        Part::PathFull => url.path_full().to_string(),
-        Part::QueryString => url.query_string().to_string(),
-        Part::Fragment => url.fragment().to_string(),
-        Part::Parameter => url.parameter(name).to_string(),
-        Part::CutQueryString => url.without_query_string(),
-        Part::CutWww => url.without_www(),
-    }
+        Part::Path => url.path(),
+        Part::PathFull => url.path_full(),
+        Part::QueryString => url.query_string(),
+        Part::Fragment => url.fragment(),
+        Part::Parameter => url.parameter(name),
+        Part::CutQueryString => return url.without_query_string(),
+        Part::CutWww => return url.without_www(),
+    })
 }
 
 /// The functions of this module.

@@ -326,7 +326,7 @@ impl ScalarUDFImpl for Conversion {
     }
 
     fn return_type(&self, _arg_types: &[ArrowType]) -> DfResult<ArrowType> {
-        unreachable!("return_field_from_args is implemented")
+        crate::functions::typed_by_fields(self.name())
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
@@ -399,7 +399,7 @@ impl ScalarUDFImpl for ToTimeZone {
     }
 
     fn return_type(&self, _arg_types: &[ArrowType]) -> DfResult<ArrowType> {
-        unreachable!("return_field_from_args is implemented")
+        crate::functions::typed_by_fields(self.name())
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
@@ -493,7 +493,7 @@ impl ScalarUDFImpl for ClockFunction {
     }
 
     fn return_type(&self, _arg_types: &[ArrowType]) -> DfResult<ArrowType> {
-        unreachable!("return_field_from_args is implemented")
+        crate::functions::typed_by_fields(self.name())
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {

@@ -169,7 +169,7 @@ impl ScalarUDFImpl for DateTrunc {
     }
 
     fn return_type(&self, _arg_types: &[ArrowType]) -> DfResult<ArrowType> {
-        unreachable!("return_field_from_args is implemented")
+        crate::functions::typed_by_fields(self.name())
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
@@ -243,7 +243,7 @@ impl ScalarUDFImpl for DateDiff {
     }
 
     fn return_type(&self, _arg_types: &[ArrowType]) -> DfResult<ArrowType> {
-        unreachable!("return_field_from_args is implemented")
+        crate::functions::typed_by_fields(self.name())
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {

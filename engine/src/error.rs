@@ -83,7 +83,7 @@ pub enum Error {
     },
     /// An error from planning or executing a query in DataFusion.
     #[error(transparent)]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    DataFusion(datafusion::error::DataFusionError),
     /// A bug: an invariant did not hold.
     #[error("logical error: {0}")]
     Logical(String),
@@ -175,6 +175,9 @@ fn datafusion_code(error: &datafusion::error::DataFusionError) -> ErrorCode {
             ErrorCode::UNKNOWN_IDENTIFIER
         }
         E::Plan(message) if message.contains("No field named") => ErrorCode::UNKNOWN_IDENTIFIER,
+        E::Plan(message) if message.contains("Aggregate function calls cannot be nested") => {
+            ErrorCode::ILLEGAL_AGGREGATION
+        }
         E::Plan(message)
             if message.contains("Cannot coerce")
                 || message.contains("No function matches the given name and argument types")
@@ -207,6 +210,24 @@ fn arrow_code(error: &arrow_schema::ArrowError) -> ErrorCode {
         A::ArithmeticOverflow(_) => ErrorCode::VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE,
         A::DivideByZero => ErrorCode::ILLEGAL_DIVISION,
         _ => ErrorCode::BAD_ARGUMENTS,
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    /// An engine error that travelled through DataFusion (raised by a function) comes back as
+    /// itself, so its message is not prefixed with DataFusion's `External error: `.
+    fn from(error: datafusion::error::DataFusionError) -> Self {
+        match error {
+            datafusion::error::DataFusionError::External(inner) => {
+                match inner.downcast::<Error>() {
+                    Ok(engine) => *engine,
+                    Err(other) => {
+                        Error::DataFusion(datafusion::error::DataFusionError::External(other))
+                    }
+                }
+            }
+            other => Error::DataFusion(other),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod decimals;
 pub mod hashes;
 pub mod math;
 pub mod sizes;
+pub mod states;
 pub mod strings;
 pub mod truth;
 pub mod type_name;
@@ -37,6 +38,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     functions.extend(hashes::functions());
     functions.extend(urls::functions());
     functions.extend(sizes::functions());
+    functions.extend(states::scalar_functions());
     functions.push(type_name::function());
     functions.push(truth::function());
     functions

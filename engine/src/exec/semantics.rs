@@ -29,6 +29,7 @@ use datafusion::optimizer::AnalyzerRule;
 use granary_protocol::types::CLICKHOUSE_TYPE_KEY;
 
 use crate::functions::arithmetic::{self, Operation, is_number};
+use crate::functions::states::ROW_MARKER_KEY;
 use crate::functions::truth::{self, TRUTH};
 
 /// The analyzer rule (see the module documentation).
@@ -117,6 +118,17 @@ fn rewrite_expr(expr: Expr, schema: &DFSchema) -> DfResult<Transformed<Expr>> {
         Expr::ScalarFunction(mut function) if !keeps_literal_types(function.name()) => {
             let widened = widen_literals(&mut function.args);
             Transformed::new_transformed(Expr::ScalarFunction(function), widened)
+        }
+        Expr::AggregateFunction(mut function)
+            if function.func.name() == "countState" && function.params.args.is_empty() =>
+        {
+            // `countState()` counts rows, which an aggregate with no arguments is not shown.
+            let metadata = BTreeMap::from([(ROW_MARKER_KEY.to_string(), String::new())]);
+            function.params.args.push(Expr::Literal(
+                ScalarValue::Boolean(Some(true)),
+                Some(FieldMetadata::from(metadata)),
+            ));
+            Transformed::yes(Expr::AggregateFunction(function))
         }
         Expr::AggregateFunction(mut function) => {
             let widened = widen_literals(&mut function.params.args);

@@ -50,7 +50,10 @@ pub fn functions_state() -> SessionState {
         .with_analyzer_rules(analyzer_rules)
         .build();
     state.register_udtf("numbers", Arc::new(super::numbers::NumbersFunction));
-    for function in crate::functions::aggregates::functions() {
+    let aggregates = crate::functions::aggregates::functions()
+        .into_iter()
+        .chain(crate::functions::states::functions());
+    for function in aggregates {
         let _ =
             datafusion::execution::FunctionRegistry::register_udaf(&mut state, Arc::new(function));
     }

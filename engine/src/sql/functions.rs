@@ -48,7 +48,6 @@ const RENAMES: &[(&str, &str)] = &[
     ("arrayJoin", "unnest"),
     ("any", "any_value"),
     ("anyLast", "last_value"),
-    ("uniq", "approx_distinct"),
     ("uniqCombined", "approx_distinct"),
     ("uniqCombined64", "approx_distinct"),
     ("uniqHLL12", "approx_distinct"),

@@ -102,8 +102,16 @@ fn skip_arguments_adapted(
             other => other.clone(),
         })
         .collect();
-    // Nullable arguments: a flag byte, then the nested state only when some value was seen.
-    if name != "count" && arguments.iter().any(DataType::is_nullable) {
+    // Nullable arguments: a flag byte, then the nested state only when some value was seen —
+    // except for `count` and `groupArray`, which skip NULLs themselves and write no flag.
+    if matches!(name, "count" | "groupArray") {
+        let stripped: Vec<DataType> = arguments
+            .iter()
+            .map(|argument| argument.strip_nullable().clone())
+            .collect();
+        return skip_base(name, parameters, &stripped, cursor);
+    }
+    if arguments.iter().any(DataType::is_nullable) {
         let seen = cursor.read_u8("aggregate state null flag")?;
         if seen == 0 {
             return Ok(());
@@ -302,6 +310,8 @@ mod tests {
                 "010300000000000000",
             ),
             ("AggregateFunction(count, Nullable(UInt64))", "03"),
+            ("AggregateFunction(groupArray, Nullable(UInt8))", "020304"),
+            ("AggregateFunction(uniqExact, Nullable(UInt8))", "010103"),
             ("AggregateFunction(avg, UInt8)", "030000000000000003"),
             (
                 "AggregateFunction(avg, Decimal(9, 2))",

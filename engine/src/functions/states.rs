@@ -1,0 +1,603 @@
+//! Aggregate-function states and the `-State`, `-Merge` and `-MergeState` combinators.
+//!
+//! `fState(args)` returns each group's intermediate state of `f` as a value of type
+//! `AggregateFunction(f, T...)` (Arrow `Binary`, the type name in the field's metadata);
+//! `fMerge(states)` combines states and returns `f`'s result; `fMergeState(states)` combines them
+//! into a state again; `finalizeAggregation(state)` finishes one state per row. States are what
+//! AggregatingMergeTree columns store and what the native protocol carries, so their bytes are a
+//! format: Granary writes ClickHouse's own layouts (the ones `granary_protocol::column::
+//! state_length` reads), so a state written by either merges in the other, and a state written today
+//! merges tomorrow. Sets are written in a canonical order (ClickHouse writes hash-table order);
+//! readers of either accept any order.
+//!
+//! Functions with states: `count`, `sum`, `avg`, `min`, `max`, `any`, `anyLast`, `argMin`,
+//! `argMax`, `uniq` (ClickHouse's adaptive-sampling set, with its exact estimates), `uniqExact`,
+//! `groupArray`. Others are refused with NOT_IMPLEMENTED by name.
+
+mod extremes;
+mod group_array;
+mod nullable;
+mod sums;
+mod uniques;
+mod values;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, BinaryArray};
+use arrow_schema::{DataType as ArrowType, Field, FieldRef};
+use datafusion::common::{Result as DfResult, ScalarValue};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ReturnFieldArgs,
+    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
+use granary_protocol::io::Cursor;
+use granary_protocol::types::{AggregateFunction, FunctionCall, field_for};
+use granary_protocol::{DataType, ErrorCode};
+
+use super::type_name::clickhouse_type;
+use crate::error::{Error, Result};
+
+/// The functions whose states Granary keeps.
+pub const FUNCTIONS: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "any",
+    "anyLast",
+    "argMin",
+    "argMax",
+    "uniq",
+    "uniqExact",
+    "groupArray",
+];
+
+/// Metadata key that marks the argument the analyzer adds to `countState()` so that the
+/// accumulator sees how many rows there are; it is not part of the state's type.
+pub const ROW_MARKER_KEY: &str = "granary.row_marker";
+
+/// One group's state of one aggregate function.
+pub trait State: Debug + Send + Sync {
+    /// Adds every row of `arguments` (one array per argument, no NULLs: see [`nullable`]).
+    fn add(&mut self, arguments: &[ArrayRef]) -> Result<()>;
+    /// Reads one serialized state from `input` and merges it into this one.
+    fn merge(&mut self, input: &mut Cursor<'_>) -> Result<()>;
+    /// Appends the serialized state.
+    fn write(&self, out: &mut Vec<u8>) -> Result<()>;
+    /// The function's result, of the Arrow type of [`StateFunction::result_type`].
+    fn result(&self) -> Result<ScalarValue>;
+}
+
+/// An aggregate function with its argument types: what an `AggregateFunction(f, T...)` type names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StateFunction {
+    name: String,
+    arguments: Vec<DataType>,
+    /// The arguments as the function's state sees them (without LowCardinality and Nullable).
+    plain: Vec<DataType>,
+}
+
+impl StateFunction {
+    /// `name` over arguments of these types. Whether Granary keeps states of this function over
+    /// these types is checked by [`StateFunction::new_state`]: DataFusion types a query once before
+    /// ClickHouse's typing rules apply, so the types seen first may not be the final ones.
+    pub fn new(name: &str, arguments: Vec<DataType>) -> StateFunction {
+        let plain: Vec<DataType> = arguments.iter().map(plain_type).collect();
+        StateFunction {
+            name: name.to_string(),
+            arguments,
+            plain,
+        }
+    }
+
+    /// The function a column type `AggregateFunction(...)` names.
+    pub fn of_type(data_type: &DataType) -> Result<StateFunction> {
+        match data_type {
+            DataType::AggregateFunction(AggregateFunction {
+                version: None,
+                function,
+                arguments,
+            }) if function.parameters.is_empty() => {
+                Ok(StateFunction::new(&function.name, arguments.clone()))
+            }
+            DataType::AggregateFunction(_) => Err(Error::not_implemented(format!(
+                "states of type {data_type}"
+            ))),
+            other => Err(Error::query(
+                ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,
+                format!("{other} is not an AggregateFunction type"),
+            )),
+        }
+    }
+
+    /// The name of the function.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `AggregateFunction(name, arguments...)`.
+    pub fn state_type(&self) -> DataType {
+        DataType::AggregateFunction(AggregateFunction {
+            version: None,
+            function: FunctionCall {
+                name: self.name.clone(),
+                parameters: Vec::new(),
+            },
+            arguments: self.arguments.clone(),
+        })
+    }
+
+    /// Whether some argument is `Nullable`.
+    fn nullable_arguments(&self) -> bool {
+        self.arguments.iter().any(|argument| {
+            matches!(argument, DataType::LowCardinality(inner) if inner.is_nullable())
+                || argument.is_nullable()
+        })
+    }
+
+    /// The type of the function's result.
+    pub fn result_type(&self) -> Result<DataType> {
+        let plain = match (self.name.as_str(), self.plain.as_slice()) {
+            ("count" | "uniq" | "uniqExact", _) => return Ok(DataType::UInt64),
+            ("groupArray", [element]) => return Ok(DataType::Array(Box::new(element.clone()))),
+            ("sum", [argument]) => sums::sum_type(argument)?,
+            ("avg", _) => DataType::Float64,
+            ("min" | "max" | "any" | "anyLast" | "argMin" | "argMax", [result, ..]) => {
+                result.clone()
+            }
+            _ => return Err(self.unsupported()),
+        };
+        Ok(if self.nullable_arguments() {
+            DataType::Nullable(Box::new(plain))
+        } else {
+            plain
+        })
+    }
+
+    /// A new, empty state.
+    pub fn new_state(&self) -> Result<Box<dyn State>> {
+        let state: Box<dyn State> = match (self.name.as_str(), self.plain.as_slice()) {
+            ("count", _) => Box::new(sums::Count::default()),
+            ("sum", [argument]) => Box::new(sums::Sum::new(argument)?),
+            ("avg", [argument]) => Box::new(sums::Average::new(argument)?),
+            ("min" | "max" | "any" | "anyLast", [argument]) => {
+                Box::new(extremes::Extreme::new(&self.name, argument)?)
+            }
+            ("argMin" | "argMax", [result, key]) => {
+                Box::new(extremes::ArgExtreme::new(&self.name, result, key)?)
+            }
+            ("uniq", [argument]) => Box::new(uniques::Uniq::new(argument)?),
+            ("uniqExact", [argument]) => Box::new(uniques::UniqExact::new(argument)?),
+            ("groupArray", [element]) => Box::new(group_array::GroupArray::new(element)?),
+            (name, _) if FUNCTIONS.contains(&name) => {
+                return Err(Error::query(
+                    ErrorCode::NUMBER_OF_ARGUMENTS_DOESNT_MATCH,
+                    format!(
+                        "aggregate function {name} does not take {} arguments",
+                        self.arguments.len()
+                    ),
+                ));
+            }
+            _ => return Err(self.unsupported()),
+        };
+        Ok(if self.nullable_arguments() {
+            Box::new(nullable::NullSkipping::new(
+                state,
+                nullable::Flag::of(&self.name),
+            ))
+        } else {
+            state
+        })
+    }
+
+    fn unsupported(&self) -> Error {
+        Error::not_implemented(format!(
+            "states of aggregate function {}",
+            self.state_type()
+        ))
+    }
+
+    /// The result of one serialized state.
+    pub fn finish(&self, bytes: &[u8]) -> Result<ScalarValue> {
+        let mut state = self.new_state()?;
+        merge_exactly(state.as_mut(), bytes)?;
+        state.result()
+    }
+}
+
+/// The type a state works with: LowCardinality is transparent and Nullable handled by [`nullable`].
+fn plain_type(argument: &DataType) -> DataType {
+    match argument {
+        DataType::LowCardinality(inner) => plain_type(inner),
+        DataType::Nullable(inner) => plain_type(inner),
+        other => other.clone(),
+    }
+}
+
+/// Merges one whole serialized state; bytes left over mean it was not a state of this function.
+fn merge_exactly(state: &mut dyn State, bytes: &[u8]) -> Result<()> {
+    let mut cursor = Cursor::new(bytes);
+    state.merge(&mut cursor)?;
+    if !cursor.is_empty() {
+        return Err(Error::query(
+            ErrorCode::CANNOT_READ_ALL_DATA,
+            format!(
+                "{} bytes left over after reading an aggregate function state",
+                cursor.remaining()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What a combinator does with its input and what it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Mode {
+    /// The function itself, computed through its state: values in, the result out (for `uniq`,
+    /// whose estimates are then ClickHouse's).
+    Plain,
+    /// `-State`: values in, a state out.
+    State,
+    /// `-Merge`: states in, the result out.
+    Merge,
+    /// `-MergeState`: states in, a state out.
+    MergeState,
+}
+
+impl Mode {
+    const ALL: [Mode; 3] = [Mode::State, Mode::Merge, Mode::MergeState];
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Mode::Plain => "",
+            Mode::State => "State",
+            Mode::Merge => "Merge",
+            Mode::MergeState => "MergeState",
+        }
+    }
+}
+
+/// Functions computed through their states ([`Mode::Plain`]).
+const PLAIN: &[&str] = &["uniq"];
+
+/// The `-State`, `-Merge` and `-MergeState` aggregates of every function in [`FUNCTIONS`], and the
+/// functions of [`PLAIN`].
+pub fn functions() -> Vec<AggregateUDF> {
+    let plain = PLAIN.iter().map(|base| (base, Mode::Plain));
+    let combined = FUNCTIONS
+        .iter()
+        .flat_map(|base| Mode::ALL.into_iter().map(move |mode| (base, mode)));
+    plain
+        .chain(combined)
+        .map(|(base, mode)| {
+            let signature = match mode {
+                Mode::Plain | Mode::State => Signature::one_of(
+                    vec![TypeSignature::Nullary, TypeSignature::VariadicAny],
+                    Volatility::Immutable,
+                ),
+                Mode::Merge | Mode::MergeState => Signature::any(1, Volatility::Immutable),
+            };
+            AggregateUDF::new_from_impl(Combinator {
+                base,
+                mode,
+                name: format!("{base}{}", mode.suffix()),
+                signature,
+            })
+        })
+        .collect()
+}
+
+/// `finalizeAggregation(state)`.
+pub fn scalar_functions() -> Vec<ScalarUDF> {
+    vec![ScalarUDF::new_from_impl(Finalize {
+        signature: Signature::any(1, Volatility::Immutable),
+    })]
+}
+
+/// One combinator applied to one function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Combinator {
+    base: &'static str,
+    mode: Mode,
+    name: String,
+    signature: Signature,
+}
+
+impl Combinator {
+    /// The function whose states this aggregate reads or makes, from its argument fields.
+    fn function(&self, arguments: &[FieldRef]) -> Result<StateFunction> {
+        match self.mode {
+            Mode::Plain | Mode::State => {
+                let types = arguments
+                    .iter()
+                    .filter(|field| !field.metadata().contains_key(ROW_MARKER_KEY))
+                    .map(|field| clickhouse_type(field))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(StateFunction::new(self.base, types))
+            }
+            Mode::Merge | Mode::MergeState => {
+                let [argument] = arguments else {
+                    return Err(Error::query(
+                        ErrorCode::NUMBER_OF_ARGUMENTS_DOESNT_MATCH,
+                        format!("aggregate function {} takes one argument", self.name),
+                    ));
+                };
+                let data_type = clickhouse_type(argument)?;
+                let expected = matches!(
+                    &data_type,
+                    DataType::AggregateFunction(AggregateFunction { function, .. })
+                        if function.name == self.base
+                );
+                if !expected {
+                    return Err(Error::query(
+                        ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,
+                        format!(
+                            "illegal type {data_type} of argument of aggregate function {}: \
+                             expected AggregateFunction({}, ...)",
+                            self.name, self.base
+                        ),
+                    ));
+                }
+                let function = StateFunction::of_type(&data_type)?;
+                Ok(function)
+            }
+        }
+    }
+}
+
+impl AggregateUDFImpl for Combinator {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[ArrowType]) -> DfResult<ArrowType> {
+        super::typed_by_fields(&self.name)
+    }
+
+    fn return_field(&self, arg_fields: &[FieldRef]) -> DfResult<FieldRef> {
+        let function = self.function(arg_fields)?;
+        let data_type = match self.mode {
+            Mode::State | Mode::MergeState => function.state_type(),
+            Mode::Plain | Mode::Merge => function.result_type()?,
+        };
+        Ok(Arc::new(field_for(&self.name, &data_type)))
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
+        let function = self.function(args.expr_fields)?;
+        Ok(Box::new(StateAccumulator {
+            mode: self.mode,
+            state: function.new_state()?,
+        }))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format!("{}[state]", args.name),
+            ArrowType::Binary,
+            true,
+        ))])
+    }
+}
+
+/// The accumulator of one group: a [`State`] fed with values or with states.
+#[derive(Debug)]
+struct StateAccumulator {
+    mode: Mode,
+    state: Box<dyn State>,
+}
+
+impl StateAccumulator {
+    fn merge_states(&mut self, states: &ArrayRef) -> Result<()> {
+        let states: &BinaryArray = states.as_binary_opt().ok_or_else(|| {
+            Error::query(
+                ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,
+                format!(
+                    "aggregate states must be binary, not {}",
+                    states.data_type()
+                ),
+            )
+        })?;
+        for bytes in states.iter().flatten() {
+            merge_exactly(self.state.as_mut(), bytes)?;
+        }
+        Ok(())
+    }
+
+    fn serialized(&self) -> Result<ScalarValue> {
+        let mut out = Vec::new();
+        self.state.write(&mut out)?;
+        Ok(ScalarValue::Binary(Some(out)))
+    }
+}
+
+impl Accumulator for StateAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
+        match self.mode {
+            Mode::Plain | Mode::State => self.state.add(values)?,
+            Mode::Merge | Mode::MergeState => self.merge_states(&values[0])?,
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
+        Ok(self.merge_states(&states[0])?)
+    }
+
+    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
+        Ok(vec![self.serialized()?])
+    }
+
+    fn evaluate(&mut self) -> DfResult<ScalarValue> {
+        Ok(match self.mode {
+            Mode::State | Mode::MergeState => self.serialized()?,
+            Mode::Plain | Mode::Merge => self.state.result()?,
+        })
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+}
+
+/// `finalizeAggregation(state)`: each row's state finished.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Finalize {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Finalize {
+    fn name(&self) -> &str {
+        "finalizeAggregation"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[ArrowType]) -> DfResult<ArrowType> {
+        super::typed_by_fields(self.name())
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        let function = StateFunction::of_type(&clickhouse_type(&args.arg_fields[0])?)?;
+        Ok(Arc::new(field_for(self.name(), &function.result_type()?)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let function = StateFunction::of_type(&clickhouse_type(&args.arg_fields[0])?)?;
+        let states = args.args[0].to_array(args.number_rows)?;
+        let states = states.as_binary_opt::<i32>().ok_or_else(|| {
+            Error::query(
+                ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,
+                "finalizeAggregation takes an AggregateFunction value",
+            )
+        })?;
+        let results = states
+            .iter()
+            .map(|bytes| match bytes {
+                Some(bytes) => function.finish(bytes),
+                None => Ok(ScalarValue::try_from(args.return_field.data_type())?),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let array = if results.is_empty() {
+            arrow_array::new_empty_array(args.return_field.data_type())
+        } else {
+            ScalarValue::iter_to_array(results)?
+        };
+        Ok(ColumnarValue::Array(array))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_bytes(name: &str, arguments: &[&str], columns: Vec<ArrayRef>) -> Vec<u8> {
+        let types = arguments
+            .iter()
+            .map(|name| DataType::parse(name).unwrap())
+            .collect();
+        let function = StateFunction::new(name, types);
+        let mut state = function.new_state().unwrap();
+        state.add(&columns).unwrap();
+        let mut out = Vec::new();
+        state.write(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn states_have_clickhouse_bytes() {
+        // Each expected value is what ClickHouse (chDB) returned for `hex(fState(x))` over the
+        // same values.
+        let numbers: ArrayRef = Arc::new(arrow_array::UInt64Array::from(vec![0, 1, 2, 3, 4]));
+        let strings: ArrayRef = Arc::new(arrow_array::StringArray::from(vec!["0", "1", "2"]));
+        let cases: Vec<(&str, Vec<&str>, Vec<ArrayRef>, &str)> = vec![
+            ("count", vec!["UInt64"], vec![numbers.clone()], "05"),
+            (
+                "sum",
+                vec!["UInt64"],
+                vec![numbers.clone()],
+                "0a00000000000000",
+            ),
+            (
+                "avg",
+                vec!["UInt64"],
+                vec![numbers.clone()],
+                "0a0000000000000005",
+            ),
+            (
+                "min",
+                vec!["UInt64"],
+                vec![numbers.clone()],
+                "010000000000000000",
+            ),
+            ("max", vec!["String"], vec![strings.clone()], "020000003200"),
+            ("any", vec!["String"], vec![strings.clone()], "020000003000"),
+            (
+                "argMax",
+                vec!["String", "UInt64"],
+                vec![
+                    strings.clone(),
+                    Arc::new(arrow_array::UInt64Array::from(vec![0, 1, 2])),
+                ],
+                "020000003200010200000000000000",
+            ),
+            (
+                "uniqExact",
+                vec!["String"],
+                vec![Arc::new(arrow_array::StringArray::from(vec!["0"]))],
+                "018b0b836069a91c43c1552354d9a2b3f5",
+            ),
+            (
+                "groupArray",
+                vec!["String"],
+                vec![strings.clone()],
+                "03013001310132",
+            ),
+        ];
+        for (name, arguments, columns, expected) in cases {
+            assert_eq!(
+                hex::encode(state_bytes(name, &arguments, columns)),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn states_split_as_the_protocol_reads_them() {
+        let numbers: ArrayRef = Arc::new(arrow_array::UInt64Array::from(vec![7, 7, 9]));
+        for name in FUNCTIONS {
+            let arguments: Vec<&str> = match *name {
+                "argMin" | "argMax" => vec!["UInt64", "UInt64"],
+                _ => vec!["UInt64"],
+            };
+            let columns = vec![numbers.clone(); arguments.len()];
+            let bytes = state_bytes(name, &arguments, columns);
+            let function = StateFunction::new(
+                name,
+                arguments
+                    .iter()
+                    .map(|a| DataType::parse(a).unwrap())
+                    .collect(),
+            );
+            let DataType::AggregateFunction(data_type) = function.state_type() else {
+                unreachable!()
+            };
+            assert_eq!(
+                granary_protocol::column::state_length(&data_type, &bytes).unwrap(),
+                bytes.len(),
+                "{name}"
+            );
+        }
+    }
+}

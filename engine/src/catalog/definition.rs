@@ -36,6 +36,15 @@ pub enum EngineKind {
         /// The version column.
         version: Option<String>,
     },
+    /// `AggregatingMergeTree`: of the rows with one sorting key, merges keep one whose
+    /// `AggregateFunction` and `SimpleAggregateFunction` columns combine the rows'.
+    AggregatingMergeTree,
+    /// `SummingMergeTree([columns])`: as AggregatingMergeTree, and the summed columns (the listed
+    /// ones, by default every number outside the sorting and partition keys) are summed.
+    SummingMergeTree {
+        /// The columns to sum, when listed.
+        columns: Option<Vec<String>>,
+    },
 }
 
 impl EngineKind {
@@ -44,8 +53,29 @@ impl EngineKind {
         match self {
             EngineKind::MergeTree => "MergeTree",
             EngineKind::ReplacingMergeTree { .. } => "ReplacingMergeTree",
+            EngineKind::AggregatingMergeTree => "AggregatingMergeTree",
+            EngineKind::SummingMergeTree { .. } => "SummingMergeTree",
         }
     }
+}
+
+/// Whether SummingMergeTree sums columns of this type: integers, floats and decimals, Nullable or
+/// not (not Bool, dates or enums).
+pub fn is_summable(data_type: &DataType) -> bool {
+    matches!(
+        data_type.strip_nullable(),
+        DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Decimal(..)
+    )
 }
 
 /// A MergeTree table as `CREATE TABLE` defines it.
@@ -68,6 +98,63 @@ pub struct TableDefinition {
 }
 
 impl TableDefinition {
+    /// The columns SummingMergeTree sums must exist, be numbers and lie outside the sorting key.
+    fn check_summed_columns(&self, columns: &[String]) -> Result<()> {
+        for name in columns {
+            let column = self.column(name).ok_or_else(|| {
+                Error::query(
+                    ErrorCode::NO_SUCH_COLUMN_IN_TABLE,
+                    format!("column {name} listed in SummingMergeTree does not exist"),
+                )
+            })?;
+            if self.order_by.contains(name) {
+                return Err(Error::query(
+                    ErrorCode::BAD_ARGUMENTS,
+                    format!("column {name} to sum is part of the sorting key"),
+                ));
+            }
+            if !is_summable(&column.data_type) {
+                return Err(Error::query(
+                    ErrorCode::BAD_ARGUMENTS,
+                    format!(
+                        "column {name} to sum is of type {}, not a number",
+                        column.data_type
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// ClickHouse refuses AggregatingMergeTree columns that are neither in the sorting key nor
+    /// aggregates: merges would keep an arbitrary row's value of them.
+    fn check_aggregating_columns(&self) -> Result<()> {
+        let dimensions: Vec<&str> = self
+            .columns
+            .iter()
+            .filter(|column| {
+                !self.order_by.contains(&column.name)
+                    && !matches!(
+                        column.data_type,
+                        DataType::AggregateFunction(_) | DataType::SimpleAggregateFunction(..)
+                    )
+            })
+            .map(|column| column.name.as_str())
+            .collect();
+        if dimensions.is_empty() {
+            return Ok(());
+        }
+        Err(Error::query(
+            ErrorCode::BAD_ARGUMENTS,
+            format!(
+                "column(s) {} of the AggregatingMergeTree table are neither part of the sorting \
+                 key nor aggregate measures (AggregateFunction or SimpleAggregateFunction): merges \
+                 would keep an arbitrary row's value of them",
+                dimensions.join(", ")
+            ),
+        ))
+    }
+
     /// Checks what ClickHouse checks at CREATE time: unique column names, key columns that exist
     /// and are not Nullable, a primary key that is a prefix of the sorting key, a version column
     /// of a suitable type, known settings with valid values.
@@ -156,6 +243,15 @@ impl TableDefinition {
                 ));
             }
         }
+        if self.engine == EngineKind::AggregatingMergeTree {
+            self.check_aggregating_columns()?;
+        }
+        if let EngineKind::SummingMergeTree {
+            columns: Some(columns),
+        } = &self.engine
+        {
+            self.check_summed_columns(columns)?;
+        }
         MergeTreeSettings::from_pairs(&self.settings)?;
         Ok(())
     }
@@ -231,6 +327,14 @@ impl TableDefinition {
                 version: Some(version),
             } => {
                 let _ = write!(out, "ReplacingMergeTree({})", quote_identifier(version));
+            }
+            EngineKind::AggregatingMergeTree => out.push_str("AggregatingMergeTree"),
+            EngineKind::SummingMergeTree { columns: None } => out.push_str("SummingMergeTree"),
+            EngineKind::SummingMergeTree {
+                columns: Some(columns),
+            } => {
+                let quoted: Vec<String> = columns.iter().map(|c| quote_identifier(c)).collect();
+                let _ = write!(out, "SummingMergeTree(({}))", quoted.join(", "));
             }
         }
         if !self.partition_by.is_empty() {

@@ -10,10 +10,10 @@ use granary_protocol::DataType;
 use granary_protocol::compress::Method;
 use granary_protocol::types::{field_clickhouse_type, field_for};
 
-use super::definition::{EngineKind, TableDefinition};
+use super::definition::{EngineKind, TableDefinition, is_summable};
 use crate::error::Result;
 use crate::exec::expressions::TableExpression;
-use crate::storage::merge::{MergingAlgorithm, OrdinaryMerge, ReplacingMerge};
+use crate::storage::merge::{AggregatingMerge, MergingAlgorithm, OrdinaryMerge, ReplacingMerge};
 use crate::storage::table::{TableData, TableLayout};
 use crate::storage::{PartColumn, PartWriter};
 
@@ -101,11 +101,30 @@ fn layout(definition: &TableDefinition, partition_key: &[TableExpression]) -> Re
         .iter()
         .map(|expr| Ok(field_clickhouse_type(&expr.field)?))
         .collect::<Result<Vec<_>>>()?;
+    let column_types: Vec<DataType> = definition
+        .columns
+        .iter()
+        .map(|column| column.data_type.clone())
+        .collect();
     let merging: Arc<dyn MergingAlgorithm> = match &definition.engine {
         EngineKind::MergeTree => Arc::new(OrdinaryMerge),
         EngineKind::ReplacingMergeTree { version } => Arc::new(ReplacingMerge {
             version: version.as_ref().map(index).transpose()?,
         }),
+        EngineKind::AggregatingMergeTree => Arc::new(AggregatingMerge::new(&column_types)?),
+        EngineKind::SummingMergeTree { columns } => {
+            let summed = match columns {
+                Some(columns) => columns.iter().map(index).collect::<Result<Vec<_>>>()?,
+                None => (0..definition.columns.len())
+                    .filter(|column| {
+                        !sorting_key.contains(column)
+                            && !minmax_columns.contains(column)
+                            && is_summable(&column_types[*column])
+                    })
+                    .collect(),
+            };
+            Arc::new(AggregatingMerge::summing(&column_types, &summed)?)
+        }
     };
     Ok(TableLayout {
         columns: definition

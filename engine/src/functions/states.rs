@@ -201,6 +201,17 @@ impl StateFunction {
         ))
     }
 
+    /// The state that merging serialized `states` gives, serialized.
+    pub fn combine<'a>(&self, states: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u8>> {
+        let mut state = self.new_state()?;
+        for bytes in states {
+            merge_exactly(state.as_mut(), bytes)?;
+        }
+        let mut out = Vec::new();
+        state.write(&mut out)?;
+        Ok(out)
+    }
+
     /// The result of one serialized state.
     pub fn finish(&self, bytes: &[u8]) -> Result<ScalarValue> {
         let mut state = self.new_state()?;

@@ -472,9 +472,30 @@ impl StatementParser<'_> {
                     .transpose()?;
                 return Ok(EngineKind::ReplacingMergeTree { version });
             }
-            "SummingMergeTree"
-            | "AggregatingMergeTree"
-            | "CollapsingMergeTree"
+            "AggregatingMergeTree" if arguments.is_empty() => EngineKind::AggregatingMergeTree,
+            "AggregatingMergeTree" => {
+                return Err(Error::query(
+                    ErrorCode::NUMBER_OF_ARGUMENTS_DOESNT_MATCH,
+                    "AggregatingMergeTree takes no arguments",
+                ));
+            }
+            "SummingMergeTree" => {
+                let columns = match arguments.as_slice() {
+                    [] => None,
+                    [Expr::Tuple(columns)] => Some(columns.as_slice()),
+                    columns => Some(columns),
+                };
+                let columns = columns
+                    .map(|columns| {
+                        columns
+                            .iter()
+                            .map(|expr| column_name(expr, "the columns of SummingMergeTree"))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                    .transpose()?;
+                return Ok(EngineKind::SummingMergeTree { columns });
+            }
+            "CollapsingMergeTree"
             | "VersionedCollapsingMergeTree"
             | "GraphiteMergeTree"
             | "CoalescingMergeTree"
@@ -1005,7 +1026,7 @@ mod tests {
             ErrorCode::UNKNOWN_TYPE
         );
         assert_eq!(
-            code("CREATE TABLE t (a UInt8) ENGINE = SummingMergeTree ORDER BY a"),
+            code("CREATE TABLE t (a UInt8) ENGINE = CollapsingMergeTree(a) ORDER BY a"),
             ErrorCode::NOT_IMPLEMENTED
         );
         assert_eq!(code("SELECT 1; SELECT 2"), ErrorCode::SYNTAX_ERROR);

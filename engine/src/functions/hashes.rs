@@ -295,7 +295,11 @@ fn argument_hashes(
 
 /// ClickHouse's `intHash64`: MurmurHash3's 64-bit finalizer of the value xor-ed with a constant.
 pub fn int_hash64(x: u64) -> u64 {
-    let mut x = x ^ 0x4cf2_d2ba_ae6d_a887;
+    fmix64(x ^ 0x4cf2_d2ba_ae6d_a887)
+}
+
+/// MurmurHash3's 64-bit finalizer.
+pub fn fmix64(mut x: u64) -> u64 {
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
     x ^= x >> 33;

@@ -23,6 +23,7 @@ use granary_protocol::io::{Cursor, write_var_uint};
 use super::State;
 use super::values::{conformed, fixed_width, illegal_argument, read_count, write_values};
 use crate::error::{Error, Result};
+use crate::functions::hashes::fmix64;
 
 /// The most hashes a `uniq` state keeps.
 const UNIQ_MAX_SIZE: usize = 1 << 16;
@@ -120,14 +121,9 @@ impl KeyOf {
     }
 }
 
-/// MurmurHash3's 64-bit finalizer, which `uniq` mixes keys with (then keeps the low 32 bits).
-fn mix(mut x: u64) -> u32 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^= x >> 33;
-    x as u32
+/// `uniq`'s hash of a key: MurmurHash3's finalizer, the low 32 bits.
+fn mix(key: u64) -> u32 {
+    fmix64(key) as u32
 }
 
 /// CRC-32C of a 64-bit word from an all-ones register, without the final inversion (the SSE 4.2

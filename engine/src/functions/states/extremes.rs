@@ -6,7 +6,10 @@
 use std::cmp::Ordering;
 
 use arrow_array::{Array, ArrayRef};
+use datafusion::arrow::compute::kernels::cmp::not_distinct;
 use datafusion::common::ScalarValue;
+use datafusion::functions_aggregate::min_max::{MaxAccumulator, MinAccumulator};
+use datafusion::logical_expr::Accumulator;
 use granary_protocol::DataType;
 use granary_protocol::io::Cursor;
 
@@ -47,21 +50,25 @@ impl Keep {
     }
 
     /// The row of `values` (not empty, no NULLs) this kind keeps: the first of the extreme ones.
+    /// The extreme is found by DataFusion's vectorized min/max, its first row by a comparison
+    /// kernel: no value is converted one row at a time.
     fn row(self, values: &ArrayRef) -> Result<usize> {
-        match self {
-            Keep::First => Ok(0),
-            Keep::Last => Ok(values.len() - 1),
-            Keep::Min | Keep::Max => {
-                let mut best = (0, ScalarValue::try_from_array(values, 0)?);
-                for row in 1..values.len() {
-                    let candidate = ScalarValue::try_from_array(values, row)?;
-                    if self.replaces(&candidate, Some(&best.1)) {
-                        best = (row, candidate);
-                    }
-                }
-                Ok(best.0)
+        let extreme = match self {
+            Keep::First => return Ok(0),
+            Keep::Last => return Ok(values.len() - 1),
+            Keep::Min => {
+                let mut accumulator = MinAccumulator::try_new(values.data_type())?;
+                accumulator.update_batch(std::slice::from_ref(values))?;
+                accumulator.evaluate()?
             }
-        }
+            Keep::Max => {
+                let mut accumulator = MaxAccumulator::try_new(values.data_type())?;
+                accumulator.update_batch(std::slice::from_ref(values))?;
+                accumulator.evaluate()?
+            }
+        };
+        let equal = not_distinct(values, &extreme.to_scalar()?)?;
+        Ok(equal.values().set_indices().next().unwrap_or(0))
     }
 }
 

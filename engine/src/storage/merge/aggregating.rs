@@ -12,6 +12,7 @@ use arrow_array::builder::BinaryBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow_select::filter::filter_record_batch;
+use arrow_select::interleave::interleave;
 use arrow_select::take::take_record_batch;
 use datafusion::arrow::compute::is_not_null;
 use datafusion::arrow::compute::kernels::boolean::{not, or};
@@ -119,9 +120,11 @@ impl MergingAlgorithm for AggregatingMerge {
                     columns[index] = merged_states(function, column, &runs)?;
                 }
                 Combine::Simple(function) => {
-                    columns[index] = simple_aggregates(function, column, &runs)?;
+                    columns[index] = simple_aggregates(function, column, &columns[index], &runs)?;
                 }
-                Combine::Sum => columns[index] = simple_aggregates("sum", column, &runs)?,
+                Combine::Sum => {
+                    columns[index] = simple_aggregates("sum", column, &columns[index], &runs)?;
+                }
             }
         }
         let merged = RecordBatch::try_new(first.schema(), columns)?;
@@ -171,12 +174,23 @@ fn merged_states(
     Ok(Arc::new(merged.finish()))
 }
 
+/// `function` over each run of `column`; `first` holds each run's first value, which is the result
+/// of a run of one row, so only longer runs are computed (value by value) and then interleaved.
 fn simple_aggregates(
     function: &str,
     column: &ArrayRef,
+    first: &ArrayRef,
     runs: &[(usize, usize)],
 ) -> Result<ArrayRef> {
-    let values = runs
+    let longer: Vec<(usize, usize)> = runs
+        .iter()
+        .copied()
+        .filter(|(start, end)| end - start > 1)
+        .collect();
+    if longer.is_empty() {
+        return Ok(first.clone());
+    }
+    let values = longer
         .iter()
         .map(|&(start, end)| {
             let mut result: Option<ScalarValue> = None;
@@ -212,18 +226,31 @@ fn simple_aggregates(
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    let array = ScalarValue::iter_to_array(values)?;
-    if array.data_type() != column.data_type() {
+    let computed = ScalarValue::iter_to_array(values)?;
+    if computed.data_type() != column.data_type() {
         return Err(Error::query(
             ErrorCode::LOGICAL_ERROR,
             format!(
                 "{function} of a SimpleAggregateFunction column gave {}, not {}",
-                array.data_type(),
+                computed.data_type(),
                 column.data_type()
             ),
         ));
     }
-    Ok(array)
+    let mut next_computed = 0;
+    let indices: Vec<(usize, usize)> = runs
+        .iter()
+        .enumerate()
+        .map(|(run, (start, end))| {
+            if end - start > 1 {
+                next_computed += 1;
+                (1, next_computed - 1)
+            } else {
+                (0, run)
+            }
+        })
+        .collect();
+    Ok(interleave(&[first.as_ref(), computed.as_ref()], &indices)?)
 }
 
 #[cfg(test)]

@@ -226,6 +226,8 @@ impl From<datafusion::error::DataFusionError> for Error {
                     }
                 }
             }
+            // A rule's name in front of an error says nothing to the user.
+            datafusion::error::DataFusionError::Context(_, inner) => Error::from(*inner),
             other => Error::DataFusion(other),
         }
     }

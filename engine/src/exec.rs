@@ -5,6 +5,7 @@
 pub mod expressions;
 pub mod insert;
 pub mod numbers;
+pub mod planner;
 pub mod pruning;
 pub mod scan;
 pub mod semantics;

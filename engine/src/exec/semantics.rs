@@ -102,14 +102,18 @@ fn rewrite_expr(expr: Expr, schema: &DFSchema) -> DfResult<Transformed<Expr>> {
                 Operator::Modulo => Some(Operation::Modulo),
                 _ => None,
             };
-            match operation {
-                Some(operation)
-                    if is_number(&left.get_type(schema)?)
-                        && is_number(&right.get_type(schema)?) =>
-                {
-                    Transformed::yes(call(operation, vec![*left, *right]))
-                }
-                _ => Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })),
+            let Some(operation) = operation else {
+                return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr {
+                    left,
+                    op,
+                    right,
+                })));
+            };
+            let (left_type, right_type) = (left.get_type(schema)?, right.get_type(schema)?);
+            if is_number(&left_type) && is_number(&right_type) {
+                Transformed::yes(call(operation, vec![*left, *right]))
+            } else {
+                Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right }))
             }
         }
         Expr::Negative(operand) if is_number(&operand.get_type(schema)?) => {

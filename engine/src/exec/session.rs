@@ -49,6 +49,11 @@ pub fn functions_state() -> SessionState {
         .with_default_features()
         .with_analyzer_rules(analyzer_rules)
         .build();
+    // Registering a planner cannot fail (the trait's signature allows it to).
+    let _ = datafusion::execution::FunctionRegistry::register_expr_planner(
+        &mut state,
+        Arc::new(super::planner::DateArithmeticPlanner),
+    );
     state.register_udtf("numbers", Arc::new(super::numbers::NumbersFunction));
     let aggregates = crate::functions::aggregates::functions()
         .into_iter()

@@ -11,6 +11,7 @@
 //! - [`construct`] — `toDate`, `toDate32`, `toDateTime`, `toDateTime64`, `fromUnixTimestamp`,
 //!   `toTimeZone`, `now`, `today`, `yesterday`;
 //! - [`units`] — `date_trunc`, `dateDiff`;
+//! - [`shift`] — `+` and `-` on dates and times;
 //! - [`format`] — `formatDateTime`.
 
 pub mod calendar;
@@ -18,6 +19,7 @@ mod column;
 mod construct;
 mod format;
 mod parts;
+pub mod shift;
 mod units;
 
 use datafusion::logical_expr::ScalarUDF;
@@ -29,6 +31,7 @@ pub fn functions() -> Vec<ScalarUDF> {
     let mut functions = parts::functions();
     functions.extend(construct::functions());
     functions.extend(units::functions());
+    functions.extend(shift::functions());
     functions.push(format::function());
     functions
 }

@@ -12,8 +12,11 @@
 //!
 //! Functions with states: `count`, `sum`, `avg`, `min`, `max`, `any`, `anyLast`, `argMin`,
 //! `argMax`, `uniq` (ClickHouse's adaptive-sampling set, with its exact estimates), `uniqExact`,
-//! `groupArray`. Others are refused with NOT_IMPLEMENTED by name.
+//! `uniqCombined(K)`/`uniqCombined64(K)` (ClickHouse's set-then-HyperLogLog), `groupArray`. Others
+//! are refused with NOT_IMPLEMENTED by name. Parameters (`uniqCombined(12)`) reach the aggregate as
+//! trailing arguments marked [`PARAMETER_KEY`], since DataFusion's aggregates have no parameters.
 
+mod combined;
 mod extremes;
 mod group_array;
 mod nullable;
@@ -53,8 +56,18 @@ pub const FUNCTIONS: &[&str] = &[
     "argMax",
     "uniq",
     "uniqExact",
+    "uniqCombined",
+    "uniqCombined64",
     "groupArray",
 ];
+
+/// Functions whose states take parameters (`uniqCombined(12)`).
+pub const PARAMETRIC: &[&str] = &["uniqCombined", "uniqCombined64"];
+
+/// Metadata key that marks an argument carrying one parameter of a parametric aggregate
+/// (`uniqCombined(12)(x)` is planned as `uniqCombined(x, parameter(12))`); its value is the
+/// parameter as ClickHouse writes it in type names.
+pub const PARAMETER_KEY: &str = "granary.parameter";
 
 /// Metadata key that marks the argument the analyzer adds to `countState()` so that the
 /// accumulator sees how many rows there are; it is not part of the state's type.
@@ -76,6 +89,7 @@ pub trait State: Debug + Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StateFunction {
     name: String,
+    parameters: Vec<String>,
     arguments: Vec<DataType>,
     /// The arguments as the function's state sees them (without LowCardinality and Nullable).
     plain: Vec<DataType>,
@@ -86,9 +100,19 @@ impl StateFunction {
     /// these types is checked by [`StateFunction::new_state`]: DataFusion types a query once before
     /// ClickHouse's typing rules apply, so the types seen first may not be the final ones.
     pub fn new(name: &str, arguments: Vec<DataType>) -> StateFunction {
+        StateFunction::with_parameters(name, Vec::new(), arguments)
+    }
+
+    /// `name(parameters...)` over arguments of these types.
+    pub fn with_parameters(
+        name: &str,
+        parameters: Vec<String>,
+        arguments: Vec<DataType>,
+    ) -> StateFunction {
         let plain: Vec<DataType> = arguments.iter().map(plain_type).collect();
         StateFunction {
             name: name.to_string(),
+            parameters,
             arguments,
             plain,
         }
@@ -101,8 +125,14 @@ impl StateFunction {
                 version: None,
                 function,
                 arguments,
-            }) if function.parameters.is_empty() => {
-                Ok(StateFunction::new(&function.name, arguments.clone()))
+            }) if function.parameters.is_empty()
+                || PARAMETRIC.contains(&function.name.as_str()) =>
+            {
+                Ok(StateFunction::with_parameters(
+                    &function.name,
+                    function.parameters.clone(),
+                    arguments.clone(),
+                ))
             }
             DataType::AggregateFunction(_) => Err(Error::not_implemented(format!(
                 "states of type {data_type}"
@@ -125,7 +155,7 @@ impl StateFunction {
             version: None,
             function: FunctionCall {
                 name: self.name.clone(),
-                parameters: Vec::new(),
+                parameters: self.parameters.clone(),
             },
             arguments: self.arguments.clone(),
         })
@@ -143,6 +173,7 @@ impl StateFunction {
     pub fn result_type(&self) -> Result<DataType> {
         let plain = match (self.name.as_str(), self.plain.as_slice()) {
             ("count" | "uniq" | "uniqExact", _) => return Ok(DataType::UInt64),
+            ("uniqCombined" | "uniqCombined64", _) => DataType::UInt64,
             ("groupArray", [element]) => return Ok(DataType::Array(Box::new(element.clone()))),
             ("sum", [argument]) => sums::sum_type(argument)?,
             ("avg", _) => DataType::Float64,
@@ -160,6 +191,12 @@ impl StateFunction {
 
     /// A new, empty state.
     pub fn new_state(&self) -> Result<Box<dyn State>> {
+        if !self.parameters.is_empty() && !PARAMETRIC.contains(&self.name.as_str()) {
+            return Err(Error::not_implemented(format!(
+                "states of aggregate function {} with parameters",
+                self.name
+            )));
+        }
         let state: Box<dyn State> = match (self.name.as_str(), self.plain.as_slice()) {
             ("count", _) => Box::new(sums::Count::default()),
             ("sum", [argument]) => Box::new(sums::Sum::new(argument)?),
@@ -172,6 +209,15 @@ impl StateFunction {
             }
             ("uniq", [argument]) => Box::new(uniques::Uniq::new(argument)?),
             ("uniqExact", [argument]) => Box::new(uniques::UniqExact::new(argument)?),
+            ("uniqCombined" | "uniqCombined64", [argument]) => Box::new(
+                combined::UniqCombined::new(&self.name, &self.parameters, argument)?,
+            ),
+            ("uniq" | "uniqExact" | "uniqCombined" | "uniqCombined64", _) => {
+                return Err(Error::not_implemented(format!(
+                    "aggregate function {} of several arguments",
+                    self.name
+                )));
+            }
             ("groupArray", [element]) => Box::new(group_array::GroupArray::new(element)?),
             (name, _) if FUNCTIONS.contains(&name) => {
                 return Err(Error::query(
@@ -273,7 +319,7 @@ impl Mode {
 }
 
 /// Functions computed through their states ([`Mode::Plain`]).
-const PLAIN: &[&str] = &["uniq"];
+const PLAIN: &[&str] = &["uniq", "uniqCombined", "uniqCombined64"];
 
 /// The `-State`, `-Merge` and `-MergeState` aggregates of every function in [`FUNCTIONS`], and the
 /// functions of [`PLAIN`].
@@ -290,7 +336,8 @@ pub fn functions() -> Vec<AggregateUDF> {
                     vec![TypeSignature::Nullary, TypeSignature::VariadicAny],
                     Volatility::Immutable,
                 ),
-                Mode::Merge | Mode::MergeState => Signature::any(1, Volatility::Immutable),
+                // One state, and the parameters of parametric functions (checked by `function`).
+                Mode::Merge | Mode::MergeState => Signature::variadic_any(Volatility::Immutable),
             };
             AggregateUDF::new_from_impl(Combinator {
                 base,
@@ -303,10 +350,64 @@ pub fn functions() -> Vec<AggregateUDF> {
 }
 
 /// `finalizeAggregation(state)`.
+/// `finalizeAggregation(state)` and [`PARAMETER_FUNCTION`].
 pub fn scalar_functions() -> Vec<ScalarUDF> {
-    vec![ScalarUDF::new_from_impl(Finalize {
-        signature: Signature::any(1, Volatility::Immutable),
-    })]
+    vec![
+        ScalarUDF::new_from_impl(Finalize {
+            signature: Signature::any(1, Volatility::Immutable),
+        }),
+        ScalarUDF::new_from_impl(Parameter {
+            // Volatile, so that constant folding keeps the call and with it the field's marker.
+            signature: Signature::any(1, Volatility::Volatile),
+        }),
+    ]
+}
+
+/// The function that marks a parametric aggregate's parameter passed as an argument.
+pub const PARAMETER_FUNCTION: &str = "granary_parameter";
+
+/// `granary_parameter(literal)`: the literal, its field marked with [`PARAMETER_KEY`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Parameter {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Parameter {
+    fn name(&self) -> &str {
+        PARAMETER_FUNCTION
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[ArrowType]) -> DfResult<ArrowType> {
+        Ok(arg_types[0].clone())
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        let Some(Some(value)) = args.scalar_arguments.first() else {
+            return Err(Error::query(
+                ErrorCode::BAD_ARGUMENTS,
+                "parameters of aggregate functions must be literals",
+            )
+            .into());
+        };
+        let text = match value {
+            ScalarValue::Utf8(Some(text)) | ScalarValue::LargeUtf8(Some(text)) => {
+                format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+            }
+            other => other.to_string(),
+        };
+        let field = Field::new(PARAMETER_FUNCTION, value.data_type(), false).with_metadata(
+            std::collections::HashMap::from([(PARAMETER_KEY.to_string(), text)]),
+        );
+        Ok(Arc::new(field))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Ok(args.args[0].clone())
+    }
 }
 
 /// One combinator applied to one function.
@@ -320,7 +421,8 @@ struct Combinator {
 
 impl Combinator {
     /// The function whose states this aggregate reads or makes, from its argument fields.
-    fn function(&self, arguments: &[FieldRef]) -> Result<StateFunction> {
+    fn function(&self, fields: &[FieldRef]) -> Result<StateFunction> {
+        let (parameters, arguments) = split_parameters(fields);
         match self.mode {
             Mode::Plain | Mode::State => {
                 let types = arguments
@@ -328,10 +430,10 @@ impl Combinator {
                     .filter(|field| !field.metadata().contains_key(ROW_MARKER_KEY))
                     .map(|field| clickhouse_type(field))
                     .collect::<Result<Vec<_>>>()?;
-                Ok(StateFunction::new(self.base, types))
+                Ok(StateFunction::with_parameters(self.base, parameters, types))
             }
             Mode::Merge | Mode::MergeState => {
-                let [argument] = arguments else {
+                let [argument] = arguments.as_slice() else {
                     return Err(Error::query(
                         ErrorCode::NUMBER_OF_ARGUMENTS_DOESNT_MATCH,
                         format!("aggregate function {} takes one argument", self.name),
@@ -354,10 +456,38 @@ impl Combinator {
                     ));
                 }
                 let function = StateFunction::of_type(&data_type)?;
+                if PARAMETRIC.contains(&self.base) && function.parameters != parameters {
+                    return Err(Error::query(
+                        ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,
+                        format!(
+                            "illegal type {data_type} of argument of aggregate function {}: \
+                             the state was made with other parameters",
+                            self.name
+                        ),
+                    ));
+                }
                 Ok(function)
             }
         }
     }
+
+    /// How many of the accumulator's inputs are arguments (the parameters follow them).
+    fn input_count(fields: &[FieldRef]) -> usize {
+        split_parameters(fields).1.len()
+    }
+}
+
+/// The parameters (their ClickHouse text) and the other fields of an aggregate's inputs.
+fn split_parameters(fields: &[FieldRef]) -> (Vec<String>, Vec<&FieldRef>) {
+    let mut parameters = Vec::new();
+    let mut arguments = Vec::new();
+    for field in fields {
+        match field.metadata().get(PARAMETER_KEY) {
+            Some(text) => parameters.push(text.clone()),
+            None => arguments.push(field),
+        }
+    }
+    (parameters, arguments)
 }
 
 impl AggregateUDFImpl for Combinator {
@@ -386,6 +516,7 @@ impl AggregateUDFImpl for Combinator {
         let function = self.function(args.expr_fields)?;
         Ok(Box::new(StateAccumulator {
             mode: self.mode,
+            inputs: Combinator::input_count(args.expr_fields),
             state: function.new_state()?,
         }))
     }
@@ -403,6 +534,8 @@ impl AggregateUDFImpl for Combinator {
 #[derive(Debug)]
 struct StateAccumulator {
     mode: Mode,
+    /// How many inputs are arguments: the parameters that follow are not.
+    inputs: usize,
     state: Box<dyn State>,
 }
 
@@ -433,7 +566,7 @@ impl StateAccumulator {
 impl Accumulator for StateAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
         match self.mode {
-            Mode::Plain | Mode::State => self.state.add(values)?,
+            Mode::Plain | Mode::State => self.state.add(&values[..self.inputs])?,
             Mode::Merge | Mode::MergeState => self.merge_states(&values[0])?,
         }
         Ok(())

@@ -13,6 +13,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use super::rewrite::function_call;
+use crate::functions::states::{PARAMETER_FUNCTION, PARAMETRIC};
 use crate::functions::truth::TRUTH;
 
 /// Plain renames: ClickHouse name, DataFusion name.
@@ -48,8 +49,6 @@ const RENAMES: &[(&str, &str)] = &[
     ("arrayJoin", "unnest"),
     ("any", "any_value"),
     ("anyLast", "last_value"),
-    ("uniqCombined", "approx_distinct"),
-    ("uniqCombined64", "approx_distinct"),
     ("uniqHLL12", "approx_distinct"),
     ("varPop", "var_pop"),
     ("varSamp", "var_samp"),
@@ -354,6 +353,27 @@ fn rewrite_aggregate(function: &mut Function, name: &str, args: Option<Vec<Expr>
         return;
     };
     let parameters = plain_parameters(function);
+    if let Some(parameters) = &parameters
+        && passes_parameters_as_arguments(name)
+    {
+        // `uniqCombined(12)(x)` is `uniqCombined(x, granary_parameter(12))`; an `-If` condition
+        // stays last.
+        let mut args = args;
+        let condition = if name.ends_with("If") {
+            args.pop()
+        } else {
+            None
+        };
+        args.extend(
+            parameters
+                .iter()
+                .map(|parameter| function_call(PARAMETER_FUNCTION, vec![parameter.clone()])),
+        );
+        args.extend(condition);
+        function.parameters = FunctionArguments::None;
+        set_arguments(function, args.clone());
+        return rewrite_aggregate(function, name, Some(args));
+    }
     match (name, parameters.as_deref(), args.as_slice()) {
         ("uniqExact", None, [_, ..]) => {
             rename(function, "count");
@@ -434,6 +454,17 @@ fn rewrite_aggregate(function: &mut Function, name: &str, args: Option<Vec<Expr>
         }
         _ => {}
     }
+}
+
+/// Whether `name` is a combination of an aggregate whose parameters Granary passes as marked
+/// arguments ([`PARAMETRIC`]) with `-State`, `-Merge`, `-MergeState` or `-If`.
+fn passes_parameters_as_arguments(name: &str) -> bool {
+    let name = name.strip_suffix("If").unwrap_or(name);
+    let base = ["MergeState", "State", "Merge"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
+        .unwrap_or(name);
+    PARAMETRIC.contains(&base)
 }
 
 /// The arguments of a call when they are all plain expressions.

@@ -30,7 +30,7 @@ const UNIQ_MAX_SIZE: usize = 1 << 16;
 
 /// How `uniq` turns a value into its 64-bit key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyOf {
+pub(super) enum KeyOf {
     /// CityHash64 of the bytes.
     Bytes,
     /// The bits of a float (negative zero as zero).
@@ -43,7 +43,8 @@ enum KeyOf {
 }
 
 impl KeyOf {
-    fn new(data_type: &DataType) -> Result<KeyOf> {
+    /// How `function` keys values of `data_type`.
+    pub(super) fn new(function: &str, data_type: &DataType) -> Result<KeyOf> {
         Ok(match data_type {
             DataType::String | DataType::FixedString(_) => KeyOf::Bytes,
             DataType::Float32 => KeyOf::Float32,
@@ -55,9 +56,9 @@ impl KeyOf {
             | DataType::Enum8(_)
             | DataType::Enum16(_)
             | DataType::Date32
-            | DataType::DateTime64(..) => KeyOf::Signed(fixed_width("uniq", data_type)?),
+            | DataType::DateTime64(..) => KeyOf::Signed(fixed_width(function, data_type)?),
             DataType::Decimal(precision, _) if *precision <= 18 => {
-                KeyOf::Signed(fixed_width("uniq", data_type)?)
+                KeyOf::Signed(fixed_width(function, data_type)?)
             }
             DataType::UInt8
             | DataType::UInt16
@@ -66,18 +67,18 @@ impl KeyOf {
             | DataType::Bool
             | DataType::Date
             | DataType::DateTime(_)
-            | DataType::IPv4 => KeyOf::Unsigned(fixed_width("uniq", data_type)?),
+            | DataType::IPv4 => KeyOf::Unsigned(fixed_width(function, data_type)?),
             other if other.fixed_width().is_some() => {
                 return Err(Error::not_implemented(format!(
-                    "states of aggregate function uniq({other})"
+                    "states of aggregate function {function}({other})"
                 )));
             }
-            other => return Err(illegal_argument("uniq", other)),
+            other => return Err(illegal_argument(function, other)),
         })
     }
 
     /// The keys of every value of `values` (of `data_type`, no NULLs).
-    fn keys(self, data_type: &DataType, values: &ArrayRef) -> Result<Vec<u64>> {
+    pub(super) fn keys(self, data_type: &DataType, values: &ArrayRef) -> Result<Vec<u64>> {
         let values = conformed(data_type, values)?;
         Ok(match self {
             KeyOf::Bytes => match values.as_string_opt::<i32>() {
@@ -157,7 +158,7 @@ impl Uniq {
     pub fn new(argument: &DataType) -> Result<Uniq> {
         Ok(Uniq {
             data_type: argument.clone(),
-            key_of: KeyOf::new(argument)?,
+            key_of: KeyOf::new("uniq", argument)?,
             skip_degree: 0,
             hashes: HashSet::new(),
         })

@@ -20,6 +20,7 @@ mod combined;
 mod extremes;
 mod group_array;
 mod nullable;
+mod quantiles;
 mod sums;
 mod uniques;
 mod values;
@@ -62,7 +63,16 @@ pub const FUNCTIONS: &[&str] = &[
 ];
 
 /// Functions whose states take parameters (`uniqCombined(12)`).
-pub const PARAMETRIC: &[&str] = &["uniqCombined", "uniqCombined64"];
+pub const PARAMETRIC: &[&str] = &[
+    "uniqCombined",
+    "uniqCombined64",
+    "quantile",
+    "median",
+    "quantiles",
+    "quantileExact",
+    "medianExact",
+    "quantilesExact",
+];
 
 /// Metadata key that marks an argument carrying one parameter of a parametric aggregate
 /// (`uniqCombined(12)(x)` is planned as `uniqCombined(x, parameter(12))`); its value is the
@@ -174,6 +184,13 @@ impl StateFunction {
         let plain = match (self.name.as_str(), self.plain.as_slice()) {
             ("count" | "uniq" | "uniqExact", _) => return Ok(DataType::UInt64),
             ("uniqCombined" | "uniqCombined64", _) => DataType::UInt64,
+            (name, [argument]) if quantiles::FUNCTIONS.contains(&name) => {
+                let result = quantiles::result_type(name, argument)?;
+                if matches!(result, DataType::Array(_)) {
+                    return Ok(result);
+                }
+                result
+            }
             ("groupArray", [element]) => return Ok(DataType::Array(Box::new(element.clone()))),
             ("sum", [argument]) => sums::sum_type(argument)?,
             ("avg", _) => DataType::Float64,
@@ -212,6 +229,9 @@ impl StateFunction {
             ("uniqCombined" | "uniqCombined64", [argument]) => Box::new(
                 combined::UniqCombined::new(&self.name, &self.parameters, argument)?,
             ),
+            (name, [argument]) if quantiles::FUNCTIONS.contains(&name) => {
+                Box::new(quantiles::Quantiles::new(name, &self.parameters, argument)?)
+            }
             ("uniq" | "uniqExact" | "uniqCombined" | "uniqCombined64", _) => {
                 return Err(Error::not_implemented(format!(
                     "aggregate function {} of several arguments",
@@ -319,7 +339,17 @@ impl Mode {
 }
 
 /// Functions computed through their states ([`Mode::Plain`]).
-const PLAIN: &[&str] = &["uniq", "uniqCombined", "uniqCombined64"];
+const PLAIN: &[&str] = &[
+    "uniq",
+    "uniqCombined",
+    "uniqCombined64",
+    "quantile",
+    "median",
+    "quantiles",
+    "quantileExact",
+    "medianExact",
+    "quantilesExact",
+];
 
 /// The `-State`, `-Merge` and `-MergeState` aggregates of every function in [`FUNCTIONS`], and the
 /// functions of [`PLAIN`].

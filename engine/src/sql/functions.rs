@@ -79,6 +79,10 @@ const AGGREGATES: &[&str] = &[
     "groupUniqArray",
     "median",
     "quantile",
+    "quantiles",
+    "quantileExact",
+    "medianExact",
+    "quantilesExact",
     "varPop",
     "varSamp",
     "stddevPop",
@@ -397,40 +401,6 @@ fn rewrite_aggregate(function: &mut Function, name: &str, args: Option<Vec<Expr>
                         },
                         with_fill: None,
                     }]));
-            }
-        }
-        ("quantile" | "median", level, [value]) => {
-            let level = match level {
-                Some([level]) => level.clone(),
-                None => number("0.5"),
-                Some(_) => return,
-            };
-            rename(function, "percentile_cont");
-            function.parameters = FunctionArguments::None;
-            set_arguments(function, vec![level]);
-            function.within_group = vec![OrderByExpr {
-                expr: value.clone(),
-                options: OrderByOptions {
-                    asc: None,
-                    nulls_first: None,
-                },
-                with_fill: None,
-            }];
-        }
-        ("quantileExact" | "medianExact", level, [value]) => {
-            let level = match level {
-                Some([level]) => level.to_string(),
-                None => "0.5".to_string(),
-                Some(_) => return,
-            };
-            // The element at index floor(level * n) of the n sorted values that are not NULL (the
-            // NULLs sort last), as ClickHouse takes it.
-            let sql = format!(
-                "array_element(array_agg({value} ORDER BY {value}), \
-                 least(toInt64(floor({level} * count({value}))) + 1, toInt64(count({value}))))"
-            );
-            if let Ok(Expr::Function(exact)) = super::parser::parse_expression(&sql) {
-                *function = exact;
             }
         }
         ("groupArray", Some([limit]), [_]) => {

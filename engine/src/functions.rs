@@ -40,6 +40,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     functions.extend(sizes::functions());
     functions.extend(states::scalar_functions());
     functions.push(type_name::function());
+    functions.push(type_name::default_value_function());
     functions.push(truth::function());
     functions
 }

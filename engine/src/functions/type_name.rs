@@ -63,3 +63,49 @@ impl ScalarUDFImpl for TypeName {
         Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))))
     }
 }
+
+/// `defaultValueOfArgumentType(x)`: the default value of `x`'s type (0, '', the epoch, an empty
+/// array; NULL for `Nullable`), of that type.
+pub fn default_value_function() -> ScalarUDF {
+    ScalarUDF::new_from_impl(DefaultValue {
+        signature: Signature::any(1, Volatility::Immutable),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DefaultValue {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for DefaultValue {
+    fn name(&self) -> &str {
+        "defaultValueOfArgumentType"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[ArrowType]) -> DfResult<ArrowType> {
+        Ok(arg_types[0].clone())
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        // The argument's own field keeps its ClickHouse type name.
+        Ok(Arc::new(
+            args.arg_fields[0].as_ref().clone().with_name(self.name()),
+        ))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let field = &args.return_field;
+        let nullable =
+            field.is_nullable() || matches!(clickhouse_type(field), Ok(DataType::Nullable(_)));
+        let value = if nullable {
+            ScalarValue::try_from(field.data_type())?
+        } else {
+            ScalarValue::new_default(field.data_type())?
+        };
+        Ok(ColumnarValue::Scalar(value))
+    }
+}

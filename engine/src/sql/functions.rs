@@ -154,6 +154,10 @@ pub fn map_function(expr: &mut Expr) {
         return;
     }
     let name = ident.value.clone();
+    if let Some((base, fill)) = or_fill(&name) {
+        *expr = or_filled(function.clone(), &base, fill);
+        return;
+    }
     if let Some((_, renamed)) = RENAMES.iter().find(|(from, _)| *from == name) {
         function.name.0[0] = ObjectNamePart::Identifier(Ident::new(*renamed));
         return;
@@ -435,6 +439,63 @@ fn passes_parameters_as_arguments(name: &str) -> bool {
         .find_map(|suffix| name.strip_suffix(suffix))
         .unwrap_or(name);
     PARAMETRIC.contains(&base)
+}
+
+/// What `-OrNull` and `-OrDefault` give over no rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    Null,
+    Default,
+}
+
+/// The aggregate and the fill of a `fOrNull` or `fOrDefault` name; `sumIfOrNull` and
+/// `sumOrNullIf` are both `sumIf` filled.
+fn or_fill(name: &str) -> Option<(String, Fill)> {
+    let (core, conditional) = match name.strip_suffix("If") {
+        Some(core) if core.ends_with("OrNull") || core.ends_with("OrDefault") => (core, true),
+        _ => (name, false),
+    };
+    let (base, fill) = if let Some(base) = core.strip_suffix("OrNull") {
+        (base, Fill::Null)
+    } else {
+        (core.strip_suffix("OrDefault")?, Fill::Default)
+    };
+    let aggregate = base.strip_suffix("If").unwrap_or(base);
+    let known = AGGREGATES.contains(&aggregate) || PARAMETRIC.contains(&aggregate);
+    let base = if conditional {
+        format!("{base}If")
+    } else {
+        base.to_string()
+    };
+    known.then_some((base, fill))
+}
+
+/// `fOrNull(args)`: NULL when no row reached `f` (none passed its `-If` condition, or every
+/// argument was NULL), else `f(args)`, as a `Nullable` result; `fOrDefault` gives the type's
+/// default instead and keeps the type. Rows are counted with `count` of the first argument under
+/// the aggregate's own filter.
+fn or_filled(mut function: Function, base: &str, fill: Fill) -> Expr {
+    rename(&mut function, base);
+    let mut inner = Expr::Function(function);
+    map_function(&mut inner);
+    let Expr::Function(rewritten) = &inner else {
+        return inner;
+    };
+    let first = plain_arguments(rewritten).and_then(|args| args.into_iter().next());
+    let mut counter = function_call("count", first.into_iter().collect());
+    if let Expr::Function(count) = &mut counter {
+        count.filter = rewritten.filter.clone();
+    }
+    let empty = Expr::BinaryOp {
+        left: Box::new(counter),
+        op: BinaryOperator::Eq,
+        right: Box::new(number("0")),
+    };
+    let filler = match fill {
+        Fill::Null => Expr::value(Value::Null),
+        Fill::Default => function_call("defaultValueOfArgumentType", vec![inner.clone()]),
+    };
+    case(vec![(empty, filler)], Some(inner))
 }
 
 /// The arguments of a call when they are all plain expressions.

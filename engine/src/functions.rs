@@ -5,6 +5,7 @@
 pub mod aggregates;
 pub mod arguments;
 pub mod arithmetic;
+pub mod array_combinator;
 pub mod arrays;
 pub mod average;
 pub mod conversions;

@@ -62,6 +62,17 @@ pub fn functions_state() -> SessionState {
         let _ =
             datafusion::execution::FunctionRegistry::register_udaf(&mut state, Arc::new(function));
     }
+    // Each aggregate under its own name: an alias may still name a function Granary replaced.
+    let aggregates: Vec<_> = state
+        .aggregate_functions()
+        .iter()
+        .filter(|(name, function)| *name == function.name())
+        .map(|(_, function)| Arc::clone(function))
+        .collect();
+    for function in crate::functions::array_combinator::array_forms(&aggregates) {
+        let _ =
+            datafusion::execution::FunctionRegistry::register_udaf(&mut state, Arc::new(function));
+    }
     for function in crate::functions::scalar_functions() {
         // Registering replaces nothing of DataFusion's: the names are ClickHouse's own.
         let _ =

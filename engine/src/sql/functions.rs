@@ -13,6 +13,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use super::rewrite::function_call;
+use crate::functions::array_combinator;
 use crate::functions::states::{PARAMETER_FUNCTION, PARAMETRIC};
 use crate::functions::truth::TRUTH;
 
@@ -154,6 +155,12 @@ pub fn map_function(expr: &mut Expr) {
         return;
     }
     let name = ident.value.clone();
+    if let Some(base) = name.strip_suffix(array_combinator::SUFFIX)
+        && AGGREGATES.contains(&base)
+    {
+        *expr = array_combined(function.clone(), base);
+        return;
+    }
     if let Some((base, fill)) = or_fill(&name) {
         *expr = or_filled(function.clone(), &base, fill);
         return;
@@ -439,6 +446,20 @@ fn passes_parameters_as_arguments(name: &str) -> bool {
         .find_map(|suffix| name.strip_suffix(suffix))
         .unwrap_or(name);
     PARAMETRIC.contains(&base)
+}
+
+/// `fArray(arrays)`: `f` as the SQL rewrite expresses it, its function given its `-Array` form.
+fn array_combined(mut function: Function, base: &str) -> Expr {
+    rename(&mut function, base);
+    let mut inner = Expr::Function(function);
+    map_function(&mut inner);
+    if let Expr::Function(rewritten) = &mut inner
+        && let [ObjectNamePart::Identifier(ident)] = rewritten.name.0.as_slice()
+    {
+        let name = format!("{}{}", ident.value, array_combinator::SUFFIX);
+        rename(rewritten, &name);
+    }
+    inner
 }
 
 /// What `-OrNull` and `-OrDefault` give over no rows.

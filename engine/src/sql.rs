@@ -12,3 +12,4 @@ pub mod names;
 pub mod parser;
 pub mod rewrite;
 pub mod statement;
+pub mod values;

@@ -24,6 +24,7 @@ use super::aliases::resolve_select_aliases;
 use super::array_join::rewrite_array_join;
 use super::limit_by::rewrite_limit_by;
 use super::names::column_name;
+use super::values;
 use crate::exec::session::FINAL_CATALOG;
 use crate::functions::truth::TRUTH;
 use crate::{Error, Result};
@@ -76,6 +77,15 @@ impl VisitorMut for Rewriter<'_> {
     type Break = ();
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if values::is_values_call(factor) {
+            match values::values_relation(factor) {
+                Ok(relation) => *factor = relation,
+                Err(error) => {
+                    self.error.get_or_insert(error);
+                }
+            }
+            return ControlFlow::Continue(());
+        }
         if let TableFactor::Table {
             sample: Some(_), ..
         } = factor

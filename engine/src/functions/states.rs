@@ -12,7 +12,9 @@
 //!
 //! Functions with states: `count`, `sum`, `avg`, `min`, `max`, `any`, `anyLast`, `argMin`,
 //! `argMax`, `uniq` (ClickHouse's adaptive-sampling set, with its exact estimates), `uniqExact`,
-//! `uniqCombined(K)`/`uniqCombined64(K)` (ClickHouse's set-then-HyperLogLog), `groupArray`. Others
+//! `uniqCombined(K)`/`uniqCombined64(K)` (ClickHouse's set-then-HyperLogLog), `groupArray`. The
+//! quantile family, `topK` and `sumMap` are computed through states too, but their bytes are
+//! Granary's own, so their `-State` forms do not exist. Others
 //! are refused with NOT_IMPLEMENTED by name. Parameters (`uniqCombined(12)`) reach the aggregate as
 //! trailing arguments marked [`PARAMETER_KEY`], since DataFusion's aggregates have no parameters.
 
@@ -21,7 +23,9 @@ mod extremes;
 mod group_array;
 mod nullable;
 mod quantiles;
+mod sum_map;
 mod sums;
+mod top_k;
 mod uniques;
 mod values;
 
@@ -72,6 +76,7 @@ pub const PARAMETRIC: &[&str] = &[
     "quantileExact",
     "medianExact",
     "quantilesExact",
+    "topK",
 ];
 
 /// Metadata key that marks an argument carrying one parameter of a parametric aggregate
@@ -184,6 +189,8 @@ impl StateFunction {
         let plain = match (self.name.as_str(), self.plain.as_slice()) {
             ("count" | "uniq" | "uniqExact", _) => return Ok(DataType::UInt64),
             ("uniqCombined" | "uniqCombined64", _) => DataType::UInt64,
+            ("topK", [argument]) => return Ok(DataType::Array(Box::new(argument.clone()))),
+            ("sumMap", [keys, values]) => return sum_map::result_type(keys, values),
             (name, [argument]) if quantiles::FUNCTIONS.contains(&name) => {
                 let result = quantiles::result_type(name, argument)?;
                 if matches!(result, DataType::Array(_)) {
@@ -229,6 +236,8 @@ impl StateFunction {
             ("uniqCombined" | "uniqCombined64", [argument]) => Box::new(
                 combined::UniqCombined::new(&self.name, &self.parameters, argument)?,
             ),
+            ("topK", [argument]) => Box::new(top_k::TopK::new(&self.parameters, argument)?),
+            ("sumMap", [keys, values]) => Box::new(sum_map::SumMap::new(keys, values)?),
             (name, [argument]) if quantiles::FUNCTIONS.contains(&name) => {
                 Box::new(quantiles::Quantiles::new(name, &self.parameters, argument)?)
             }
@@ -349,6 +358,8 @@ const PLAIN: &[&str] = &[
     "quantileExact",
     "medianExact",
     "quantilesExact",
+    "topK",
+    "sumMap",
 ];
 
 /// The `-State`, `-Merge` and `-MergeState` aggregates of every function in [`FUNCTIONS`], and the

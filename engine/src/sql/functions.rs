@@ -84,6 +84,8 @@ const AGGREGATES: &[&str] = &[
     "quantileExact",
     "medianExact",
     "quantilesExact",
+    "topK",
+    "sumMap",
     "varPop",
     "varSamp",
     "stddevPop",

@@ -4,6 +4,7 @@
 
 pub mod expressions;
 pub mod insert;
+pub mod join_defaults;
 pub mod numbers;
 pub mod planner;
 pub mod pruning;

@@ -11,6 +11,7 @@ pub mod average;
 pub mod conversions;
 pub mod dates;
 pub mod decimals;
+pub mod defaults;
 pub mod hashes;
 pub mod math;
 pub mod sizes;
@@ -41,7 +42,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     functions.extend(sizes::functions());
     functions.extend(states::scalar_functions());
     functions.push(type_name::function());
-    functions.push(type_name::default_value_function());
+    functions.extend(defaults::functions());
     functions.push(truth::function());
     functions
 }

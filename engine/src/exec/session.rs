@@ -16,6 +16,7 @@ use datafusion::prelude::SessionConfig;
 
 use datafusion::optimizer::{Analyzer, AnalyzerRule};
 
+use super::join_defaults::JoinDefaults;
 use super::scan::MergeTreeProvider;
 use super::semantics::ClickHouseSemantics;
 use super::system::SystemSchema;
@@ -42,7 +43,7 @@ fn config() -> SessionConfig {
 /// A session state with Granary's functions and no tables: compiles table expressions.
 pub fn functions_state() -> SessionState {
     let mut analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> =
-        vec![Arc::new(ClickHouseSemantics)];
+        vec![Arc::new(ClickHouseSemantics), Arc::new(JoinDefaults)];
     analyzer_rules.extend(Analyzer::new().rules);
     let mut state = SessionStateBuilder::new()
         .with_config(config())

@@ -119,6 +119,29 @@ fn rewrite_expr(expr: Expr, schema: &DFSchema) -> DfResult<Transformed<Expr>> {
         Expr::Negative(operand) if is_number(&operand.get_type(schema)?) => {
             Transformed::yes(call(Operation::Negate, vec![*operand]))
         }
+        Expr::ScalarFunction(function)
+            if function.name() == "make_array" && !function.args.is_empty() =>
+        {
+            // `[1, 2]` is `Array(UInt8)`: DataFusion marks a built array's elements nullable
+            // whatever they are, ClickHouse only when an element is.
+            let nullable_element = function
+                .args
+                .iter()
+                .map(|arg| arg.nullable(schema))
+                .collect::<DfResult<Vec<bool>>>()?
+                .into_iter()
+                .any(|nullable| nullable);
+            let array = Expr::ScalarFunction(function);
+            match array.get_type(schema)? {
+                ArrowType::List(element) if element.is_nullable() && !nullable_element => {
+                    let exact = ArrowType::List(Arc::new(
+                        element.as_ref().clone().with_nullable(false),
+                    ));
+                    Transformed::yes(cast(array, exact))
+                }
+                _ => Transformed::no(array),
+            }
+        }
         Expr::ScalarFunction(mut function) if !keeps_literal_types(function.name()) => {
             let widened = widen_literals(&mut function.args);
             Transformed::new_transformed(Expr::ScalarFunction(function), widened)

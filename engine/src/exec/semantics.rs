@@ -134,9 +134,8 @@ fn rewrite_expr(expr: Expr, schema: &DFSchema) -> DfResult<Transformed<Expr>> {
             let array = Expr::ScalarFunction(function);
             match array.get_type(schema)? {
                 ArrowType::List(element) if element.is_nullable() && !nullable_element => {
-                    let exact = ArrowType::List(Arc::new(
-                        element.as_ref().clone().with_nullable(false),
-                    ));
+                    let exact =
+                        ArrowType::List(Arc::new(element.as_ref().clone().with_nullable(false)));
                     Transformed::yes(cast(array, exact))
                 }
                 _ => Transformed::no(array),

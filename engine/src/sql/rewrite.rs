@@ -29,6 +29,27 @@ use crate::exec::session::FINAL_CATALOG;
 use crate::functions::truth::TRUTH;
 use crate::{Error, Result};
 
+/// `EXISTS (subquery)` among the selected expressions, which DataFusion runs only as a filter,
+/// is `(SELECT count() > 0 FROM (SELECT 1 FROM (subquery) LIMIT 1))`: 1 when the subquery has a
+/// row.
+fn exists_as_count(select: &mut Select) {
+    for item in &mut select.projection {
+        let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(item, |expr| {
+            if let Expr::Exists { subquery, negated } = expr {
+                let comparison = if *negated { "=" } else { ">" };
+                let sql = format!(
+                    "(SELECT count() {comparison} 0 FROM \
+                     (SELECT 1 FROM ({subquery}) AS exists_rows LIMIT 1) AS exists_subquery)"
+                );
+                if let Ok(replacement) = super::parser::parse_expression(&sql) {
+                    *expr = replacement;
+                }
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
+}
+
 /// What follows an output name that a SELECT repeats: the result's schema drops it and what
 /// follows (see `QueryResult`).
 pub const REPEATED_NAME: &str = "\u{1f}repeat";
@@ -148,6 +169,7 @@ impl VisitorMut for Rewriter<'_> {
         for_each_select(&mut query.body, &mut |select| {
             name_columns(select);
             resolve_select_aliases(select);
+            exists_as_count(select);
             // PREWHERE is a filter like WHERE (the scan prunes with both).
             if let Some(prewhere) = select.prewhere.take() {
                 select.selection = Some(match select.selection.take() {

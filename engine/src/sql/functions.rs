@@ -354,6 +354,7 @@ pub fn map_function(expr: &mut Expr) {
             }))
         }
         ("tuple", _, Some(args)) => Some(function_call("struct", args.to_vec())),
+        ("lagInFrame" | "leadInFrame", _, Some(args)) => shifted_in_frame(function, &name, args),
         _ => None,
     };
     if let Some(replacement) = replacement {
@@ -437,6 +438,49 @@ fn rewrite_aggregate(function: &mut Function, name: &str, args: Option<Vec<Expr>
         }
         _ => {}
     }
+}
+
+/// `lagInFrame(x[, n[, default]]) OVER w`: `lag` with the type's default where no row is
+/// `n` back (ClickHouse fills with the default, not NULL); `leadInFrame` likewise with `lead`
+/// when the frame reaches the partition's end. Other frames of `leadInFrame` end at the current
+/// row, where ClickHouse's answer is always the default: those are left unknown.
+fn shifted_in_frame(function: &Function, name: &str, args: &[Expr]) -> Option<Expr> {
+    let over = function.over.as_ref()?;
+    let lead = name == "leadInFrame";
+    if lead {
+        let reaches_end = matches!(
+            over,
+            datafusion::sql::sqlparser::ast::WindowType::WindowSpec(spec)
+                if spec.window_frame.as_ref().is_some_and(|frame| matches!(
+                    frame.end_bound,
+                    Some(datafusion::sql::sqlparser::ast::WindowFrameBound::Following(None))
+                ))
+        );
+        if !reaches_end {
+            return None;
+        }
+    }
+    let (value, offset, default) = match args {
+        [value] => (value, None, None),
+        [value, offset] => (value, Some(offset), None),
+        [value, offset, default] => (value, Some(offset), Some(default)),
+        _ => return None,
+    };
+    let mut shifted = function.clone();
+    rename(&mut shifted, if lead { "lead" } else { "lag" });
+    set_arguments(
+        &mut shifted,
+        std::iter::once(value.clone())
+            .chain(offset.cloned())
+            .collect(),
+    );
+    let default = default
+        .cloned()
+        .unwrap_or_else(|| function_call("defaultValueOfArgumentType", vec![value.clone()]));
+    Some(function_call(
+        "coalesce",
+        vec![Expr::Function(shifted), default],
+    ))
 }
 
 /// Whether `name` is a combination of an aggregate whose parameters Granary passes as marked

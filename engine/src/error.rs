@@ -228,6 +228,18 @@ impl From<datafusion::error::DataFusionError> for Error {
             }
             // A rule's name in front of an error says nothing to the user.
             datafusion::error::DataFusionError::Context(_, inner) => Error::from(*inner),
+            // DataFusion refuses to sort or aggregate an unbounded input (system.numbers), with
+            // the whole plan in the message.
+            datafusion::error::DataFusionError::Plan(message)
+                if message.contains("Cannot execute pipeline breaking queries") =>
+            {
+                Error::query(
+                    ErrorCode::TOO_MANY_ROWS,
+                    "the query sorts or aggregates every row of an infinite table \
+                     (system.numbers): limit it first, as in \
+                     (SELECT number FROM system.numbers LIMIT n), or use numbers(n)",
+                )
+            }
             other => Error::DataFusion(other),
         }
     }

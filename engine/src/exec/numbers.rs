@@ -1,6 +1,8 @@
 //! `numbers(N)`, `numbers(start, N)` and `system.numbers`: a `number UInt64` column counting up,
 //! generated lazily in blocks, so `system.numbers` (which never ends) stops when its reader does
-//! (under a `LIMIT`).
+//! (under a `LIMIT`). DataFusion refuses to sort or aggregate an infinite input; a `LIMIT` it
+//! pushes into the scan (`SELECT count() FROM (SELECT number FROM system.numbers LIMIT 10)`)
+//! makes `system.numbers` a finite table for that query.
 
 use std::sync::Arc;
 
@@ -21,6 +23,47 @@ use crate::Error;
 
 /// Rows per generated block (ClickHouse's default block size).
 const BLOCK_ROWS: u64 = 65_536;
+
+/// `system.numbers`: the numbers from 0, without end unless the scan is limited.
+pub fn system_numbers() -> DfResult<Arc<dyn TableProvider>> {
+    Ok(Arc::new(SystemNumbers {
+        unlimited: numbers_table(0, None)?,
+    }))
+}
+
+#[derive(Debug)]
+struct SystemNumbers {
+    unlimited: Arc<dyn TableProvider>,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for SystemNumbers {
+    fn schema(&self) -> SchemaRef {
+        self.unlimited.schema()
+    }
+
+    fn table_type(&self) -> datafusion::logical_expr::TableType {
+        datafusion::logical_expr::TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        match limit {
+            // A pushed-down limit comes with no filter to apply first: the first rows are it.
+            Some(limit) if filters.is_empty() => {
+                numbers_table(0, Some(limit as u64))?
+                    .scan(state, projection, filters, Some(limit))
+                    .await
+            }
+            _ => self.unlimited.scan(state, projection, filters, limit).await,
+        }
+    }
+}
 
 /// The numbers `start..start + count` (unbounded without a count) as a table.
 pub fn numbers_table(start: u64, count: Option<u64>) -> DfResult<Arc<dyn TableProvider>> {

@@ -48,7 +48,7 @@ impl SchemaProvider for SystemSchema {
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         let batch = match name {
-            "numbers" => return Ok(Some(super::numbers::numbers_table(0, None)?)),
+            "numbers" => return Ok(Some(super::numbers::system_numbers()?)),
             "databases" => databases(&self.catalog)?,
             "tables" => tables(&self.catalog)?,
             "columns" => columns(&self.catalog)?,

@@ -44,11 +44,87 @@ fn syntax(error: ParserError) -> Error {
 /// Parses one statement (a trailing `;` is allowed; several statements are not).
 pub fn parse_statement(sql: &str) -> Result<Statement> {
     let dialect = ClickHouseDialect {};
+    let quoted = quoted_cast_types(sql);
+    let sql = quoted.as_ref();
     let parser = Parser::new(&dialect).try_with_sql(sql).map_err(syntax)?;
     let mut parser = StatementParser { parser, sql };
     let statement = parser.statement()?;
     parser.end()?;
     Ok(statement)
+}
+
+/// `CAST(x AS DateTime('Asia/Tokyo'))`: `sqlparser` reads no string among a type's arguments, so
+/// such a type is passed as text instead (`CAST(x, 'DateTime(\'Asia/Tokyo\')')`), which means the
+/// same in ClickHouse. Only the type's span of the text changes.
+fn quoted_cast_types(sql: &str) -> std::borrow::Cow<'_, str> {
+    use datafusion::sql::sqlparser::tokenizer::{Location, Tokenizer};
+    let dialect = ClickHouseDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
+        return sql.into();
+    };
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(at, _)| at + 1))
+        .collect();
+    let offset = |location: Location| -> Option<usize> {
+        let line = line_starts.get((location.line as usize).checked_sub(1)?)?;
+        let column = (location.column as usize).checked_sub(1)?;
+        // Columns count characters.
+        sql[*line..]
+            .char_indices()
+            .nth(column)
+            .map(|(at, _)| line + at)
+    };
+    let meaningful: Vec<_> = tokens
+        .iter()
+        .filter(|token| !matches!(token.token, Token::Whitespace(_)))
+        .collect();
+    let mut splices: Vec<(usize, usize, String)> = Vec::new();
+    for (index, window) in meaningful.windows(3).enumerate() {
+        let [as_word, type_word, open] = window else {
+            continue;
+        };
+        let is_cast_type = is_word(&as_word.token, "AS")
+            && (is_word(&type_word.token, "DateTime") || is_word(&type_word.token, "DateTime64"))
+            && open.token == Token::LParen;
+        if !is_cast_type {
+            continue;
+        }
+        let Some(close) = meaningful[index + 3..]
+            .iter()
+            .position(|token| token.token == Token::RParen)
+            .map(|at| index + 3 + at)
+        else {
+            continue;
+        };
+        let has_text = meaningful[index + 3..close]
+            .iter()
+            .any(|token| matches!(token.token, Token::SingleQuotedString(_)));
+        let (Some(start), Some(type_start), Some(end)) = (
+            offset(as_word.span.start),
+            offset(type_word.span.start),
+            offset(meaningful[close].span.start),
+        ) else {
+            continue;
+        };
+        if has_text {
+            let type_text = sql[type_start..=end]
+                .replace('\\', "\\\\")
+                .replace('\'', "\\'");
+            splices.push((start, end + 1, format!(", '{type_text}'")));
+        }
+    }
+    if splices.is_empty() {
+        return sql.into();
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut at = 0;
+    for (start, end, replacement) in splices {
+        out.push_str(&sql[at..start]);
+        out.push_str(&replacement);
+        at = end;
+    }
+    out.push_str(&sql[at..]);
+    out.into()
 }
 
 /// Parses a table's metadata file (`ATTACH TABLE _ (...) ENGINE = ...`).
@@ -1047,5 +1123,23 @@ mod tests {
             create.definition.order_by,
             ["CounterID", "EventDate", "UserID", "EventTime", "WatchID"]
         );
+    }
+}
+
+#[cfg(test)]
+mod cast_type_tests {
+    use super::quoted_cast_types;
+
+    #[test]
+    fn types_with_text_arguments_after_cast_as_become_text() {
+        assert_eq!(
+            quoted_cast_types(
+                "SELECT CAST(t AS DateTime('UTC')),\n CAST(u AS DateTime64(3, 'Asia/Tokyo'))"
+            ),
+            "SELECT CAST(t , 'DateTime(\\'UTC\\')'),\n CAST(u , 'DateTime64(3, \\'Asia/Tokyo\\')')"
+        );
+        // Nothing else changes: other casts, strings that look alike.
+        let unchanged = "SELECT CAST(x AS DateTime), 'AS DateTime(''x'')', CAST(y AS UInt8)";
+        assert_eq!(quoted_cast_types(unchanged), unchanged);
     }
 }

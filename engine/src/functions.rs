@@ -18,6 +18,7 @@ pub mod sizes;
 pub mod states;
 pub mod strings;
 pub mod truth;
+pub mod tuples;
 pub mod type_name;
 pub mod urls;
 
@@ -43,6 +44,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     functions.extend(states::scalar_functions());
     functions.push(type_name::function());
     functions.extend(defaults::functions());
+    functions.extend(tuples::functions());
     functions.push(truth::function());
     functions
 }

@@ -37,6 +37,10 @@ fn config() -> SessionConfig {
     // ClickHouse identifiers are case-sensitive.
     options.sql_parser.enable_ident_normalization = false;
     options.sql_parser.dialect = datafusion::config::Dialect::ClickHouse;
+    // Single-stream sources (numbers, system.numbers, VALUES) keep their order as in ClickHouse:
+    // `SELECT number FROM system.numbers WHERE number % 3 = 1 LIMIT 3` is 1, 4, 7, not whichever
+    // rows a parallel filter finds first. MergeTree scans are split into partitions themselves.
+    options.optimizer.enable_round_robin_repartition = false;
     config
 }
 

@@ -147,6 +147,10 @@ pub fn map_function(expr: &mut Expr) {
         }
         return;
     }
+    if let Expr::Tuple(items) = expr {
+        *expr = function_call("tuple", std::mem::take(items));
+        return;
+    }
     let Expr::Function(function) = expr else {
         return;
     };
@@ -334,15 +338,6 @@ pub fn map_function(expr: &mut Expr) {
             "generate_series",
             vec![number("1"), function_call("length", vec![array.clone()])],
         )),
-        ("tupleElement", _, Some([tuple, Expr::Value(position)])) => match &position.value {
-            Value::Number(n, _) => n.parse::<usize>().ok().filter(|n| *n > 0).map(|n| {
-                function_call(
-                    "get_field",
-                    vec![tuple.clone(), string(&format!("c{}", n - 1))],
-                )
-            }),
-            _ => None,
-        },
         // ClickHouse's concat is NULL when an argument is; DataFusion's skips NULLs, `||` does not.
         (_, "concat", Some(args)) if args.len() >= 2 => {
             let mut args = args.iter().cloned();
@@ -353,7 +348,6 @@ pub fn map_function(expr: &mut Expr) {
                 right: Box::new(right),
             }))
         }
-        ("tuple", _, Some(args)) => Some(function_call("struct", args.to_vec())),
         ("lagInFrame" | "leadInFrame", _, Some(args)) => shifted_in_frame(function, &name, args),
         _ => None,
     };

@@ -1,7 +1,8 @@
 //! ClickHouse's `LIMIT n BY keys`: at most `n` rows for each value of the keys, the first ones in
-//! the query's ORDER BY. (A per-key offset, `LIMIT n OFFSET m BY`, and a second LIMIT after the
-//! keys are ClickHouse syntax that `sqlparser` does not read yet.) DataFusion has no such clause; the query
-//! becomes a numbering of each key's rows in a subquery and a filter on that number:
+//! the query's ORDER BY; `LIMIT n OFFSET m BY keys` (or `LIMIT m, n BY keys`) skips each key's
+//! first `m`; a `LIMIT` after the keys limits the whole result (the parser hands those forms over
+//! in `granary_limit_by(n, m, limit, offset)`). DataFusion has no such clause; the query becomes a
+//! numbering of each key's rows in a subquery and a filter on that number:
 //!
 //! ```sql
 //! SELECT a, b FROM t ORDER BY c DESC LIMIT 2 BY a
@@ -17,11 +18,13 @@
 //! are not among the selected ones.
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, LimitClause, OrderByKind, Query, SelectItem, SetExpr, Value,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, LimitClause, OrderByKind, Query,
+    SelectItem, SetExpr, Value,
 };
 use datafusion::sql::sqlparser::dialect::ClickHouseDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use super::parser::LIMIT_BY_FUNCTION;
 use crate::{Error, Result};
 
 const ROW: &str = "__granary_row";
@@ -43,6 +46,7 @@ pub fn rewrite_limit_by(query: &mut Query) -> Result<()> {
     let per_key = limit
         .take()
         .ok_or_else(|| Error::syntax("LIMIT BY needs a number of rows"))?;
+    let (per_key, key_offset, overall, overall_offset) = limits(per_key);
     if offset.is_some() {
         // ClickHouse writes a per-key offset `LIMIT n OFFSET m BY keys` (which sqlparser does not
         // read) and refuses an OFFSET after the keys.
@@ -103,12 +107,22 @@ pub fn rewrite_limit_by(query: &mut Query) -> Result<()> {
         format_clause: None,
         pipe_operators: Vec::new(),
     };
+    let condition = match &key_offset {
+        Some(skip) => format!("{ROW} > {skip} AND {ROW} <= {skip} + {per_key}"),
+        None => format!("{ROW} <= {per_key}"),
+    };
     let mut outer = format!(
-        "SELECT * EXCEPT ({}) FROM ({inner}) AS __granary_limit_by WHERE {ROW} <= {per_key}",
+        "SELECT * EXCEPT ({}) FROM ({inner}) AS __granary_limit_by WHERE {condition}",
         hidden.join(", ")
     );
     if !final_order.is_empty() {
         outer.push_str(&format!(" ORDER BY {}", final_order.join(", ")));
+    }
+    if let Some(overall) = overall {
+        outer.push_str(&format!(" LIMIT {overall}"));
+    }
+    if let Some(skip) = overall_offset {
+        outer.push_str(&format!(" OFFSET {skip}"));
     }
     let outer = Parser::new(&ClickHouseDialect {})
         .try_with_sql(&outer)
@@ -118,6 +132,39 @@ pub fn rewrite_limit_by(query: &mut Query) -> Result<()> {
     query.order_by = outer.order_by;
     query.limit_clause = outer.limit_clause;
     Ok(())
+}
+
+/// The per-key count and offset and the overall limit and offset of `LIMIT ... BY`.
+fn limits(per_key: Expr) -> (Expr, Option<Expr>, Option<Expr>, Option<Expr>) {
+    let Expr::Function(function) = &per_key else {
+        return (per_key, None, None, None);
+    };
+    let is_carrier = function.name.to_string() == LIMIT_BY_FUNCTION;
+    let FunctionArguments::List(list) = &function.args else {
+        return (per_key, None, None, None);
+    };
+    let args: Vec<Option<Expr>> = list
+        .args
+        .iter()
+        .map(|arg| match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(value)))
+                if matches!(value.value, Value::Null) =>
+            {
+                None
+            }
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
+            _ => None,
+        })
+        .collect();
+    match (is_carrier, args.as_slice()) {
+        (true, [Some(count), offset, limit, limit_offset]) => (
+            count.clone(),
+            offset.clone(),
+            limit.clone(),
+            limit_offset.clone(),
+        ),
+        _ => (per_key, None, None, None),
+    }
 }
 
 /// The select item an `ORDER BY 2` names.

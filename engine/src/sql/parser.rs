@@ -45,7 +45,8 @@ fn syntax(error: ParserError) -> Error {
 pub fn parse_statement(sql: &str) -> Result<Statement> {
     let dialect = ClickHouseDialect {};
     let quoted = quoted_cast_types(sql);
-    let sql = quoted.as_ref();
+    let limited = limit_by_forms(quoted.as_ref());
+    let sql = limited.as_ref();
     let parser = Parser::new(&dialect).try_with_sql(sql).map_err(syntax)?;
     let mut parser = StatementParser { parser, sql };
     let statement = parser.statement()?;
@@ -57,23 +58,13 @@ pub fn parse_statement(sql: &str) -> Result<Statement> {
 /// such a type is passed as text instead (`CAST(x, 'DateTime(\'Asia/Tokyo\')')`), which means the
 /// same in ClickHouse. Only the type's span of the text changes.
 fn quoted_cast_types(sql: &str) -> std::borrow::Cow<'_, str> {
-    use datafusion::sql::sqlparser::tokenizer::{Location, Tokenizer};
+    use datafusion::sql::sqlparser::tokenizer::Tokenizer;
     let dialect = ClickHouseDialect {};
     let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
         return sql.into();
     };
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(at, _)| at + 1))
-        .collect();
-    let offset = |location: Location| -> Option<usize> {
-        let line = line_starts.get((location.line as usize).checked_sub(1)?)?;
-        let column = (location.column as usize).checked_sub(1)?;
-        // Columns count characters.
-        sql[*line..]
-            .char_indices()
-            .nth(column)
-            .map(|(at, _)| line + at)
-    };
+    let offsets = LineOffsets::new(sql);
+    let offset = |location| offsets.at(location);
     let meaningful: Vec<_> = tokens
         .iter()
         .filter(|token| !matches!(token.token, Token::Whitespace(_)))
@@ -113,6 +104,178 @@ fn quoted_cast_types(sql: &str) -> std::borrow::Cow<'_, str> {
             splices.push((start, end + 1, format!(", '{type_text}'")));
         }
     }
+    splice(sql, splices)
+}
+
+/// The function a per-key offset or a second LIMIT of `LIMIT ... BY` travels in:
+/// `LIMIT granary_limit_by(count, offset, limit, limit_offset) BY keys` (`sql::limit_by` reads
+/// it), as `sqlparser` reads neither `LIMIT n OFFSET m BY`, `LIMIT m, n BY` nor a LIMIT after the
+/// keys.
+pub const LIMIT_BY_FUNCTION: &str = "granary_limit_by";
+
+/// Rewrites ClickHouse's forms of `LIMIT ... BY` that `sqlparser` does not read into
+/// [`LIMIT_BY_FUNCTION`]; other text is left as it is.
+fn limit_by_forms(sql: &str) -> std::borrow::Cow<'_, str> {
+    use datafusion::sql::sqlparser::tokenizer::Tokenizer;
+    let dialect = ClickHouseDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
+        return sql.into();
+    };
+    let offsets = LineOffsets::new(sql);
+    let meaningful: Vec<_> = tokens
+        .iter()
+        .filter(|token| !matches!(token.token, Token::Whitespace(_)))
+        .collect();
+    // Parenthesis depth of each token.
+    let mut depth = 0usize;
+    let depths: Vec<usize> = meaningful
+        .iter()
+        .map(|token| match token.token {
+            Token::LParen => {
+                depth += 1;
+                depth - 1
+            }
+            Token::RParen => {
+                depth = depth.saturating_sub(1);
+                depth
+            }
+            _ => depth,
+        })
+        .collect();
+    let ends_clause = |index: usize, level: usize| {
+        let token = &meaningful[index].token;
+        (depths[index] < level)
+            || (depths[index] == level
+                && (matches!(token, Token::SemiColon | Token::RParen)
+                    || ["SETTINGS", "FORMAT", "UNION", "LIMIT", "INTO"]
+                        .iter()
+                        .any(|word| is_word(token, word))))
+    };
+    let text = |from: usize, to: usize| -> Option<&str> {
+        let start = offsets.at(meaningful.get(from)?.span.start)?;
+        let end = match meaningful.get(to) {
+            Some(token) => offsets.at(token.span.start)?,
+            None => sql.len(),
+        };
+        Some(sql[start..end].trim())
+    };
+    let mut splices: Vec<(usize, usize, String)> = Vec::new();
+    let mut index = 0;
+    while index < meaningful.len() {
+        if !is_word(&meaningful[index].token, "LIMIT") {
+            index += 1;
+            continue;
+        }
+        let level = depths[index];
+        // The BY of this LIMIT, before anything that ends the clause.
+        let Some(by) = (index + 1..meaningful.len())
+            .take_while(|&at| !ends_clause(at, level))
+            .find(|&at| depths[at] == level && is_word(&meaningful[at].token, "BY"))
+        else {
+            index += 1;
+            continue;
+        };
+        let split = |from: usize, to: usize| -> Option<(String, Option<String>)> {
+            let offset_word = (from..to)
+                .find(|&at| depths[at] == level && is_word(&meaningful[at].token, "OFFSET"));
+            let comma =
+                (from..to).find(|&at| depths[at] == level && meaningful[at].token == Token::Comma);
+            Some(match (offset_word, comma) {
+                (Some(at), _) => (
+                    text(from, at)?.to_string(),
+                    Some(text(at + 1, to)?.to_string()),
+                ),
+                (None, Some(at)) => (
+                    text(at + 1, to)?.to_string(),
+                    Some(text(from, at)?.to_string()),
+                ),
+                (None, None) => (text(from, to)?.to_string(), None),
+            })
+        };
+        let Some((count, offset)) = split(index + 1, by) else {
+            break;
+        };
+        // A second LIMIT after the keys, up to the end of the query.
+        let keys_end = (by + 1..meaningful.len())
+            .find(|&at| ends_clause(at, level))
+            .unwrap_or(meaningful.len());
+        let second = (keys_end < meaningful.len() && is_word(&meaningful[keys_end].token, "LIMIT"))
+            .then(|| {
+                let end = (keys_end + 1..meaningful.len())
+                    .find(|&at| ends_clause(at, level))
+                    .unwrap_or(meaningful.len());
+                (end, split(keys_end + 1, end))
+            });
+        if offset.is_none() && second.is_none() {
+            index = by + 1;
+            continue;
+        }
+        let null = || "NULL".to_string();
+        let (limit, limit_offset, second_end) = match second {
+            Some((end, Some((limit, limit_offset)))) => {
+                (limit, limit_offset.unwrap_or_else(null), Some(end))
+            }
+            Some((_, None)) => break,
+            None => (null(), null(), None),
+        };
+        let (Some(start), Some(by_start)) = (
+            offsets.at(meaningful[index].span.start),
+            offsets.at(meaningful[by].span.start),
+        ) else {
+            break;
+        };
+        splices.push((
+            start,
+            by_start,
+            format!(
+                "LIMIT {LIMIT_BY_FUNCTION}({count}, {}, {limit}, {limit_offset}) ",
+                offset.unwrap_or_else(null)
+            ),
+        ));
+        if let Some(end) = second_end {
+            let second_start = offsets.at(meaningful[keys_end].span.start);
+            let second_end = match meaningful.get(end) {
+                Some(token) => offsets.at(token.span.start),
+                None => Some(sql.len()),
+            };
+            if let (Some(from), Some(to)) = (second_start, second_end) {
+                splices.push((from, to, " ".to_string()));
+            }
+        }
+        index = second_end.unwrap_or(by + 1);
+    }
+    splice(sql, splices)
+}
+
+/// Byte offsets of the tokenizer's line and column locations.
+struct LineOffsets<'a> {
+    sql: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineOffsets<'a> {
+    fn new(sql: &'a str) -> LineOffsets<'a> {
+        let line_starts = std::iter::once(0)
+            .chain(sql.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        LineOffsets { sql, line_starts }
+    }
+
+    fn at(&self, location: datafusion::sql::sqlparser::tokenizer::Location) -> Option<usize> {
+        let line = self
+            .line_starts
+            .get((location.line as usize).checked_sub(1)?)?;
+        let column = (location.column as usize).checked_sub(1)?;
+        // Columns count characters.
+        self.sql[*line..]
+            .char_indices()
+            .nth(column)
+            .map(|(at, _)| line + at)
+    }
+}
+
+/// `sql` with the `(start, end, replacement)` byte ranges replaced (in order, not overlapping).
+fn splice(sql: &str, splices: Vec<(usize, usize, String)>) -> std::borrow::Cow<'_, str> {
     if splices.is_empty() {
         return sql.into();
     }
@@ -1141,5 +1304,26 @@ mod cast_type_tests {
         // Nothing else changes: other casts, strings that look alike.
         let unchanged = "SELECT CAST(x AS DateTime), 'AS DateTime(''x'')', CAST(y AS UInt8)";
         assert_eq!(quoted_cast_types(unchanged), unchanged);
+    }
+}
+
+#[cfg(test)]
+mod limit_by_tests {
+    use super::limit_by_forms;
+
+    #[test]
+    fn offsets_and_second_limits_travel_in_the_first_limit() {
+        assert_eq!(
+            limit_by_forms("SELECT a FROM t LIMIT 1, 2 BY a"),
+            "SELECT a FROM t LIMIT granary_limit_by(2, 1, NULL, NULL) BY a"
+        );
+        assert_eq!(
+            limit_by_forms("SELECT * FROM (SELECT a FROM t LIMIT 2 OFFSET 1 BY a, b LIMIT 5) AS s"),
+            "SELECT * FROM (SELECT a FROM t LIMIT granary_limit_by(2, 1, 5, NULL) BY a, b  ) AS s"
+        );
+        let unchanged = "SELECT a FROM t ORDER BY a LIMIT 2 BY a";
+        assert_eq!(limit_by_forms(unchanged), unchanged);
+        let plain = "SELECT a FROM t LIMIT 10 OFFSET 2";
+        assert_eq!(limit_by_forms(plain), plain);
     }
 }

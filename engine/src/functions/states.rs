@@ -366,8 +366,12 @@ const PLAIN: &[&str] = &[
 /// functions of [`PLAIN`].
 pub fn functions() -> Vec<AggregateUDF> {
     let plain = PLAIN.iter().map(|base| (base, Mode::Plain));
+    // Functions computed through Granary-internal states get their combined names too, which
+    // answer NOT_IMPLEMENTED (see `Combinator::return_field`) rather than "unknown function".
+    let internal = PLAIN.iter().filter(|base| !FUNCTIONS.contains(base));
     let combined = FUNCTIONS
         .iter()
+        .chain(internal)
         .flat_map(|base| Mode::ALL.into_iter().map(move |mode| (base, mode)));
     plain
         .chain(combined)
@@ -545,6 +549,14 @@ impl AggregateUDFImpl for Combinator {
     }
 
     fn return_field(&self, arg_fields: &[FieldRef]) -> DfResult<FieldRef> {
+        if self.mode != Mode::Plain && !FUNCTIONS.contains(&self.base) {
+            return Err(Error::not_implemented(format!(
+                "{}: states of aggregate function {} (Granary keeps them in a form of its own, \
+                 not ClickHouse's)",
+                self.name, self.base
+            ))
+            .into());
+        }
         let function = self.function(arg_fields)?;
         let data_type = match self.mode {
             Mode::State | Mode::MergeState => function.state_type(),

@@ -2,7 +2,9 @@
 //! statistics, `DISTINCT`) with ClickHouse's result types and empty-set values: `count` is
 //! `UInt64`; the others are `Nullable` only when their argument is, and over no rows (or no rows
 //! passing an `-If` condition) give the type's default — `sum` 0, `avg` nan, `min`/`max` 0 or ''
-//! — where DataFusion gives NULL. `avg` of integers is [`super::average`]'s exact one.
+//! — where DataFusion gives NULL. `avg` of integers is [`super::average`]'s exact one. The
+//! statistics (`varPop`, `varSamp`, `stddevPop`, `stddevSamp`, `covarPop`, `covarSamp`, `corr`)
+//! are `Float64`, nan where undefined (no rows; one row for the sample ones), as in ClickHouse.
 
 use std::sync::Arc;
 
@@ -14,9 +16,13 @@ use datafusion::arrow::compute::kernels::zip::zip;
 use datafusion::arrow::compute::{cast, is_null};
 use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::functions_aggregate::average::avg_udaf;
+use datafusion::functions_aggregate::correlation::corr_udaf;
 use datafusion::functions_aggregate::count::count_udaf;
+use datafusion::functions_aggregate::covariance::{covar_pop_udaf, covar_samp_udaf};
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
+use datafusion::functions_aggregate::stddev::{stddev_pop_udaf, stddev_udaf};
 use datafusion::functions_aggregate::sum::sum_udaf;
+use datafusion::functions_aggregate::variance::{var_pop_udaf, var_samp_udaf};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
@@ -32,6 +38,13 @@ pub fn functions() -> Vec<AggregateUDF> {
         (Kind::Avg, avg_udaf()),
         (Kind::MinMax, min_udaf()),
         (Kind::MinMax, max_udaf()),
+        (Kind::Statistic, var_samp_udaf()),
+        (Kind::Statistic, var_pop_udaf()),
+        (Kind::Statistic, stddev_udaf()),
+        (Kind::Statistic, stddev_pop_udaf()),
+        (Kind::Statistic, covar_samp_udaf()),
+        (Kind::Statistic, covar_pop_udaf()),
+        (Kind::Statistic, corr_udaf()),
     ]
     .into_iter()
     .map(|(kind, inner)| {
@@ -59,6 +72,8 @@ enum Kind {
     Avg,
     /// The type's default over no rows.
     MinMax,
+    /// nan where undefined.
+    Statistic,
 }
 
 /// A DataFusion aggregate with ClickHouse's result type and empty-set value.
@@ -74,7 +89,7 @@ impl Wrapped {
     fn empty_value(&self, output: &ArrowType) -> DfResult<ScalarValue> {
         match self.kind {
             Kind::Count | Kind::Sum => ScalarValue::new_zero(output),
-            Kind::Avg => ScalarValue::Float64(Some(f64::NAN)).cast_to(output),
+            Kind::Avg | Kind::Statistic => ScalarValue::Float64(Some(f64::NAN)).cast_to(output),
             Kind::MinMax => ScalarValue::new_default(output),
         }
     }
@@ -147,6 +162,10 @@ fn to_uint64(value: ScalarValue) -> DfResult<ScalarValue> {
 impl AggregateUDFImpl for Wrapped {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
     }
 
     fn signature(&self) -> &Signature {

@@ -32,7 +32,6 @@ pub fn array_forms<'a>(
 ) -> Vec<AggregateUDF> {
     aggregates
         .into_iter()
-        .filter(|inner| !inner.name().ends_with(SUFFIX))
         .map(|inner| {
             AggregateUDF::new_from_impl(ArrayCombined {
                 name: format!("{}{SUFFIX}", inner.name()),

@@ -350,6 +350,7 @@ impl Mode {
 /// Functions computed through their states ([`Mode::Plain`]).
 const PLAIN: &[&str] = &[
     "uniq",
+    "groupArray",
     "uniqCombined",
     "uniqCombined64",
     "quantile",

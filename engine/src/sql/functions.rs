@@ -391,7 +391,6 @@ fn rewrite_aggregate(function: &mut Function, name: &str, args: Option<Vec<Expr>
             rename(function, "count");
             set_distinct(function);
         }
-        ("groupArray", None, [_]) => rename(function, "array_agg"),
         ("groupUniqArray", None, [_]) => {
             rename(function, "array_agg");
             set_distinct(function);
@@ -426,9 +425,17 @@ fn rewrite_aggregate(function: &mut Function, name: &str, args: Option<Vec<Expr>
             if !AGGREGATES.contains(&base) {
                 return;
             }
-            rename(function, base);
             set_arguments(function, args[..args.len() - 1].to_vec());
             function.filter = Some(Box::new(function_call(TRUTH, vec![condition.clone()])));
+            // The base aggregate as it is written without -If (`stddevSampIf` is `stddev_samp`,
+            // `uniqExactIf` a `count(DISTINCT ...)`).
+            match RENAMES.iter().find(|(from, _)| *from == base) {
+                Some((_, renamed)) => rename(function, renamed),
+                None => {
+                    rename(function, base);
+                    rewrite_aggregate(function, base, Some(args[..args.len() - 1].to_vec()));
+                }
+            }
         }
         _ => {}
     }

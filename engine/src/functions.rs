@@ -21,6 +21,7 @@ pub mod truth;
 pub mod tuples;
 pub mod type_name;
 pub mod urls;
+pub mod uuids;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     functions.push(type_name::function());
     functions.extend(defaults::functions());
     functions.extend(tuples::functions());
+    functions.extend(uuids::functions());
     functions.push(truth::function());
     functions
 }

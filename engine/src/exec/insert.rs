@@ -150,6 +150,11 @@ fn cast_value(
         safe: false,
         ..CastOptions::default()
     };
+    if let (DataType::Uuid, ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View) =
+        (target, array.data_type())
+    {
+        return crate::functions::uuids::parse_uuids(array, column);
+    }
     if let (DataType::Enum8(items), ArrowType::Utf8 | ArrowType::LargeUtf8) =
         (target, array.data_type())
     {

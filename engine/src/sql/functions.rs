@@ -349,6 +349,7 @@ pub fn map_function(expr: &mut Expr) {
             }))
         }
         ("lagInFrame" | "leadInFrame", _, Some(args)) => shifted_in_frame(function, &name, args),
+        ("transform", _, Some(args)) => transformed(args),
         _ => None,
     };
     if let Some(replacement) = replacement {
@@ -439,6 +440,36 @@ fn rewrite_aggregate(function: &mut Function, name: &str, args: Option<Vec<Expr>
         }
         _ => {}
     }
+}
+
+/// `transform(x, [from...], [to...][, default])`: the `to` value at the position of `x` among the
+/// `from` values, else `default` (else `x` itself): a `CASE` over the constant arrays.
+fn transformed(args: &[Expr]) -> Option<Expr> {
+    let elements = |array: &Expr| match array {
+        Expr::Array(array) => Some(array.elem.clone()),
+        _ => None,
+    };
+    let (value, from, to, otherwise) = match args {
+        [value, from, to] => (value, elements(from)?, elements(to)?, value.clone()),
+        [value, from, to, otherwise] => (value, elements(from)?, elements(to)?, otherwise.clone()),
+        _ => return None,
+    };
+    if from.len() != to.len() || from.is_empty() {
+        return None;
+    }
+    let branches = from
+        .into_iter()
+        .zip(to)
+        .map(|(from, to)| {
+            let matches = Expr::BinaryOp {
+                left: Box::new(value.clone()),
+                op: BinaryOperator::Eq,
+                right: Box::new(from),
+            };
+            (matches, to)
+        })
+        .collect();
+    Some(case(branches, Some(otherwise)))
 }
 
 /// `lagInFrame(x[, n[, default]]) OVER w`: `lag` with the type's default where no row is

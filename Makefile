@@ -35,6 +35,6 @@ bench:
 	$(CARGO) bench -p granary-engine --bench storage
 	$(CARGO) bench -p granary-engine --bench database
 
+# Builds (release) and starts the server on ./data: PostgreSQL protocol on 127.0.0.1:5432.
 run:
-	@echo "granary-server does not exist yet: it arrives with the server issue (#5)." >&2
-	@exit 1
+	$(CARGO) run --release -p granary-server -- --data-dir ./data

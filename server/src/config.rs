@@ -1,0 +1,135 @@
+//! The server's configuration: defaults, then a TOML file (`--config`), then environment variables
+//! and command-line flags (clap reads both), later sources winning.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Command-line flags; each can also come from its environment variable.
+#[derive(Debug, Parser)]
+#[command(
+    name = "granary-server",
+    version,
+    about = "Granary: a ClickHouse-compatible columnar database"
+)]
+pub struct Flags {
+    /// A TOML configuration file.
+    #[arg(long, env = "GRANARY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The data directory.
+    #[arg(long, env = "GRANARY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the PostgreSQL wire protocol listener (port 0 picks a free port).
+    #[arg(long, env = "GRANARY_PG_ADDR")]
+    pub pg_addr: Option<SocketAddr>,
+    /// Address of the ClickHouse native protocol listener (served from the native-protocol issue on).
+    #[arg(long, env = "GRANARY_NATIVE_ADDR")]
+    pub native_addr: Option<SocketAddr>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where databases, tables and parts live.
+    pub data_dir: PathBuf,
+    /// The PostgreSQL wire protocol listener.
+    pub pg_addr: SocketAddr,
+    /// The ClickHouse native protocol listener (not served yet).
+    pub native_addr: SocketAddr,
+    /// How long a shutdown waits for running queries, in seconds.
+    pub shutdown_timeout_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            data_dir: PathBuf::from("data"),
+            pg_addr: SocketAddr::from(([127, 0, 0, 1], 5432)),
+            native_addr: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            shutdown_timeout_seconds: 30,
+        }
+    }
+}
+
+impl Config {
+    /// The configuration `flags` describe: their file, then their values.
+    pub fn from_flags(flags: &Flags) -> Result<Config> {
+        let mut config = match &flags.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(data_dir) = &flags.data_dir {
+            config.data_dir = data_dir.clone();
+        }
+        if let Some(addr) = flags.pg_addr {
+            config.pg_addr = addr;
+        }
+        if let Some(addr) = flags.native_addr {
+            config.native_addr = addr;
+        }
+        Ok(config)
+    }
+
+    /// Reads a TOML file; keys it does not set keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Config {
+            message: format!("cannot read {}: {source}", path.display()),
+        })?;
+        toml::from_str(&text).map_err(|error| Error::Config {
+            message: format!("{}: {error}", path.display()),
+        })
+    }
+
+    /// The configuration as TOML (`--print-config`).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|error| Error::Config {
+            message: error.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_set_what_they_name_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("granary.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/var/lib/granary\"\npg_addr = \"0.0.0.0:6432\"\n",
+        )
+        .unwrap();
+        let flags = Flags::parse_from([
+            "granary-server",
+            "--config",
+            path.to_str().unwrap(),
+            "--pg-addr",
+            "127.0.0.1:0",
+        ]);
+        let config = Config::from_flags(&flags).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/granary"));
+        assert_eq!(config.pg_addr, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(config.native_addr, Config::default().native_addr);
+        let printed = config.to_toml().unwrap();
+        assert_eq!(toml::from_str::<Config>(&printed).unwrap(), config);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("granary.toml");
+        std::fs::write(&path, "pg_port = 5432\n").unwrap();
+        let error = Config::from_file(&path).unwrap_err().to_string();
+        assert!(error.contains("pg_port"), "{error}");
+    }
+}

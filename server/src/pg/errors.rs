@@ -1,0 +1,72 @@
+//! Engine errors as PostgreSQL errors: one table from ClickHouse error codes to SQLSTATEs, the
+//! ClickHouse code kept in the detail.
+
+use granary_protocol::ErrorCode;
+use pgwire::error::ErrorInfo;
+
+/// The SQLSTATE of a ClickHouse error code.
+pub fn sqlstate(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::SYNTAX_ERROR => "42601",
+        ErrorCode::UNKNOWN_TABLE => "42P01",
+        ErrorCode::UNKNOWN_IDENTIFIER | ErrorCode::NO_SUCH_COLUMN_IN_TABLE => "42703",
+        ErrorCode::UNKNOWN_FUNCTION | ErrorCode::NUMBER_OF_ARGUMENTS_DOESNT_MATCH => "42883",
+        ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT | ErrorCode::TYPE_MISMATCH => "42804",
+        ErrorCode::UNKNOWN_TYPE => "42704",
+        ErrorCode::TABLE_ALREADY_EXISTS => "42P07",
+        ErrorCode::DATABASE_ALREADY_EXISTS => "42P04",
+        ErrorCode::UNKNOWN_DATABASE => "3D000",
+        ErrorCode::NOT_IMPLEMENTED => "0A000",
+        ErrorCode::CANNOT_PARSE_TEXT
+        | ErrorCode::CANNOT_PARSE_NUMBER
+        | ErrorCode::CANNOT_PARSE_DATE
+        | ErrorCode::CANNOT_PARSE_DATETIME
+        | ErrorCode::CANNOT_PARSE_UUID
+        | ErrorCode::CANNOT_PARSE_BOOL => "22P02",
+        ErrorCode::ILLEGAL_DIVISION => "22012",
+        ErrorCode::VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        | ErrorCode::ARGUMENT_OUT_OF_BOUND
+        | ErrorCode::PARAMETER_OUT_OF_BOUND => "22003",
+        ErrorCode::BAD_ARGUMENTS => "22023",
+        ErrorCode::READONLY => "25006",
+        ErrorCode::QUERY_WAS_CANCELLED | ErrorCode::QUERY_WAS_CANCELLED_BY_CLIENT => "57014",
+        ErrorCode::MEMORY_LIMIT_EXCEEDED => "53200",
+        ErrorCode::TOO_MANY_ROWS => "54000",
+        _ => "XX000",
+    }
+}
+
+/// The PostgreSQL error for an engine error.
+pub fn error_info(error: &granary_engine::Error) -> ErrorInfo {
+    let code = error.code();
+    let mut info = ErrorInfo::new(
+        "ERROR".to_string(),
+        sqlstate(code).to_string(),
+        error.to_string(),
+    );
+    info.detail = Some(format!("ClickHouse error code {}", code));
+    info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_users_meet_have_their_sqlstates() {
+        let cases = [
+            (ErrorCode::SYNTAX_ERROR, "42601"),
+            (ErrorCode::UNKNOWN_TABLE, "42P01"),
+            (ErrorCode::UNKNOWN_IDENTIFIER, "42703"),
+            (ErrorCode::UNKNOWN_FUNCTION, "42883"),
+            (ErrorCode::NOT_IMPLEMENTED, "0A000"),
+            (ErrorCode::CANNOT_PARSE_TEXT, "22P02"),
+            (ErrorCode::ILLEGAL_DIVISION, "22012"),
+            (ErrorCode::QUERY_WAS_CANCELLED, "57014"),
+            (ErrorCode(999_999), "XX000"),
+        ];
+        for (code, expected) in cases {
+            assert_eq!(sqlstate(code), expected, "{code}");
+        }
+    }
+}

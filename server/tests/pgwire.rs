@@ -161,6 +161,30 @@ async fn clients_create_insert_and_query_over_pgwire() {
         rows(&client, "SELECT 1; SELECT 'two';").await,
         owned(&[&[Some("1")], &[Some("two")]])
     );
+    // PostgreSQL settings clients send are kept per connection; ClickHouse's go to the engine.
+    client
+        .simple_query("SET application_name = 'granary-test'")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&client, "SHOW application_name").await,
+        owned(&[&[Some("granary-test")]])
+    );
+    let version = rows(&client, "SHOW server_version").await;
+    assert!(
+        version[0][0]
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("15.0 (Granary"),
+        "{version:?}"
+    );
+    let error = client
+        .simple_query("SET client_encoding = 'LATIN1'")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(&SqlState::INVALID_PARAMETER_VALUE));
+    client.simple_query("SET max_threads = 1").await.unwrap();
+
     // BEGIN/COMMIT are accepted (each statement is atomic on its own).
     client.simple_query("BEGIN").await.unwrap();
     client.simple_query("COMMIT").await.unwrap();

@@ -7,6 +7,7 @@
 //! never held whole.
 
 pub mod errors;
+pub mod settings;
 pub mod types;
 
 use std::fmt::Debug;
@@ -43,7 +44,10 @@ impl PgConnection {
     pub fn new(database: &Database) -> PgConnection {
         PgConnection {
             handler: Arc::new(Handler {
-                session: Mutex::new(database.session()),
+                connection: Mutex::new(Connection {
+                    session: database.session(),
+                    settings: settings::PgSettings::new(&server_version()),
+                }),
             }),
         }
     }
@@ -60,7 +64,13 @@ impl PgWireServerHandlers for PgConnection {
 }
 
 struct Handler {
-    session: Mutex<Session>,
+    connection: Mutex<Connection>,
+}
+
+/// What one connection holds: the engine session and the PostgreSQL settings kept here.
+struct Connection {
+    session: Session,
+    settings: settings::PgSettings,
 }
 
 impl Debug for Handler {
@@ -70,9 +80,14 @@ impl Debug for Handler {
 }
 
 /// The settings reported to clients at startup (pgjdbc requires `ISO` dates and UTF8).
+/// `server_version` as clients see it: a PostgreSQL version first (they parse it), then ours.
+fn server_version() -> String {
+    format!("{PG_VERSION} (Granary {})", env!("CARGO_PKG_VERSION"))
+}
+
 fn server_parameters() -> DefaultServerParameterProvider {
     let mut parameters = DefaultServerParameterProvider::default();
-    parameters.server_version = format!("{PG_VERSION} (Granary {})", env!("CARGO_PKG_VERSION"));
+    parameters.server_version = server_version();
     parameters.date_style = "ISO, MDY".to_string();
     parameters.time_zone = "UTC".to_string();
     parameters
@@ -108,9 +123,9 @@ impl StartupHandler for Handler {
             .get("database")
             .filter(|name| !name.is_empty())
         {
-            let mut session = self.session.lock().await;
+            let mut connection = self.connection.lock().await;
             let quoted = format!("USE `{}`", database.replace('`', "``"));
-            if session.execute(&quoted).await.is_err() {
+            if connection.session.execute(&quoted).await.is_err() {
                 return Err(fatal(
                     "3D000",
                     format!("database \"{database}\" does not exist"),
@@ -134,14 +149,17 @@ impl SimpleQueryHandler for Handler {
             return Ok(vec![Response::EmptyQuery]);
         }
         let mut responses = Vec::with_capacity(statements.len());
-        let mut session = self.session.lock().await;
+        let mut connection = self.connection.lock().await;
         for statement in statements {
-            let response = match transaction_tag(&statement) {
-                Some(response) => response,
-                None => match session.execute(&statement).await {
+            let response = if let Some(response) = transaction_tag(&statement) {
+                response
+            } else if let Some(request) = connection.settings.handle(&statement) {
+                setting_response(request)?
+            } else {
+                match connection.session.execute(&statement).await {
                     Ok(result) => respond(&statement, result)?,
                     Err(error) => Response::Error(Box::new(errors::error_info(&error))),
-                },
+                }
             };
             let failed = matches!(response, Response::Error(_));
             responses.push(response);
@@ -194,6 +212,33 @@ fn transaction_tag(statement: &str) -> Option<Response> {
         "ROLLBACK" | "ABORT" => Some(Response::TransactionEnd(Tag::new("ROLLBACK"))),
         _ => None,
     }
+}
+
+/// The response to a statement about a PostgreSQL setting.
+fn setting_response(
+    request: Result<settings::Request, settings::Refusal>,
+) -> PgWireResult<Response> {
+    Ok(match request {
+        Ok(settings::Request::Set) => Response::Execution(Tag::new("SET")),
+        Ok(settings::Request::Show(name, value)) => {
+            let fields = Arc::new(vec![FieldInfo::new(
+                name,
+                None,
+                None,
+                pgwire::api::Type::TEXT,
+                FieldFormat::Text,
+            )]);
+            let mut encoder = DataRowEncoder::new(Arc::clone(&fields));
+            encoder.encode_field(&Some(value))?;
+            let row = encoder.finish();
+            Response::Query(QueryResponse::new(fields, stream::iter(vec![row])))
+        }
+        Err(refusal) => Response::Error(Box::new(ErrorInfo::new(
+            "ERROR".to_string(),
+            refusal.sqlstate.to_string(),
+            refusal.message,
+        ))),
+    })
 }
 
 /// The command tag of a statement that returns no rows.

@@ -1,0 +1,249 @@
+//! PostgreSQL session settings that clients set and read (`SET application_name = 'x'`,
+//! `SET extra_float_digits = 3`, `SHOW TimeZone`...): kept per connection by the front end, since
+//! they describe the client's conversation rather than the query engine. Other `SET`s are
+//! ClickHouse settings and go to the engine.
+//!
+//! Values are stored as given; output is always ISO dates and UTF8 whatever `DateStyle` says, and a
+//! `client_encoding` other than UTF8 is refused (22023), as pg-compat.md asks.
+
+use std::collections::BTreeMap;
+
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+/// Settings the front end keeps, with their values at connection start (lower-case names).
+const DEFAULTS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("bytea_output", "hex"),
+    ("client_encoding", "UTF8"),
+    ("client_min_messages", "notice"),
+    ("datestyle", "ISO, MDY"),
+    ("default_transaction_isolation", "read committed"),
+    ("default_transaction_read_only", "off"),
+    ("extra_float_digits", "1"),
+    ("idle_in_transaction_session_timeout", "0"),
+    ("intervalstyle", "postgres"),
+    ("jit", "off"),
+    ("lock_timeout", "0"),
+    ("search_path", "\"$user\", public"),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("timezone", "UTC"),
+    ("transaction_isolation", "read committed"),
+];
+
+/// Settings that can be shown but not set.
+const READ_ONLY: &[(&str, &str)] = &[
+    ("integer_datetimes", "on"),
+    ("server_encoding", "UTF8"),
+    ("server_version_num", "150000"),
+];
+
+/// What a statement about settings asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `SET name = value` (done; the value as stored).
+    Set,
+    /// `SHOW name`: the name and the value.
+    Show(String, String),
+}
+
+/// Why a settings statement is refused: SQLSTATE and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub sqlstate: &'static str,
+    pub message: String,
+}
+
+/// One connection's PostgreSQL settings.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    values: BTreeMap<String, String>,
+    server_version: String,
+}
+
+impl PgSettings {
+    /// The settings of a new connection.
+    pub fn new(server_version: &str) -> PgSettings {
+        PgSettings {
+            values: DEFAULTS
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            server_version: server_version.to_string(),
+        }
+    }
+
+    fn known(name: &str) -> bool {
+        DEFAULTS.iter().any(|(known, _)| *known == name)
+    }
+
+    /// Handles `statement` if it sets, resets or shows a setting kept here; `None` leaves it to the
+    /// engine.
+    pub fn handle(&mut self, statement: &str) -> Option<Result<Request, Refusal>> {
+        let tokens = Tokenizer::new(&PostgreSqlDialect {}, statement)
+            .tokenize()
+            .ok()?;
+        let words: Vec<Token> = tokens
+            .into_iter()
+            .filter(|token| !matches!(token, Token::Whitespace(_) | Token::SemiColon))
+            .collect();
+        let word = |index: usize| match words.get(index) {
+            Some(Token::Word(word)) => Some(word.value.to_ascii_lowercase()),
+            _ => None,
+        };
+        match word(0)?.as_str() {
+            "set" => {
+                let mut at = 1;
+                if matches!(word(at).as_deref(), Some("session" | "local")) {
+                    at += 1;
+                }
+                let (name, value_at) = if word(at).as_deref() == Some("time")
+                    && word(at + 1).as_deref() == Some("zone")
+                {
+                    ("timezone".to_string(), at + 2)
+                } else {
+                    let name = word(at)?;
+                    let assign = words.get(at + 1)?;
+                    let is_assign = *assign == Token::Eq
+                        || matches!(assign, Token::Word(w) if w.value.eq_ignore_ascii_case("to"));
+                    if !is_assign {
+                        return None;
+                    }
+                    (name, at + 2)
+                };
+                if !PgSettings::known(&name) {
+                    return None;
+                }
+                let value = words[value_at..]
+                    .iter()
+                    .filter(|token| **token != Token::Comma)
+                    .map(|token| match token {
+                        Token::SingleQuotedString(text) => text.clone(),
+                        Token::Word(word) => word.value.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Some(self.set(&name, value))
+            }
+            "reset" => {
+                let name = word(1)?;
+                if name == "all" {
+                    *self = PgSettings::new(&self.server_version);
+                    return Some(Ok(Request::Set));
+                }
+                let default = DEFAULTS.iter().find(|(known, _)| *known == name)?.1;
+                self.values.insert(name, default.to_string());
+                Some(Ok(Request::Set))
+            }
+            "show" => {
+                let name = match (word(1)?.as_str(), word(2).as_deref()) {
+                    ("time", Some("zone")) => "timezone".to_string(),
+                    (name, _) => name.to_string(),
+                };
+                let value = self.value(&name)?;
+                Some(Ok(Request::Show(name, value)))
+            }
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, name: &str, value: String) -> Result<Request, Refusal> {
+        if name == "client_encoding" {
+            let plain = value
+                .trim_matches('\'')
+                .to_ascii_uppercase()
+                .replace('-', "");
+            if !matches!(plain.as_str(), "UTF8" | "UNICODE") {
+                return Err(Refusal {
+                    sqlstate: "22023",
+                    message: format!(
+                        "client encoding \"{value}\" is not supported: Granary speaks UTF8"
+                    ),
+                });
+            }
+        }
+        let value = if value.eq_ignore_ascii_case("default") {
+            DEFAULTS
+                .iter()
+                .find(|(known, _)| *known == name)
+                .map_or(value, |(_, default)| default.to_string())
+        } else {
+            value
+        };
+        self.values.insert(name.to_string(), value);
+        Ok(Request::Set)
+    }
+
+    /// The value of a setting (kept here or read-only), if it is one of them.
+    pub fn value(&self, name: &str) -> Option<String> {
+        let name = name.to_ascii_lowercase();
+        if name == "server_version" {
+            return Some(self.server_version.clone());
+        }
+        self.values.get(&name).cloned().or_else(|| {
+            READ_ONLY
+                .iter()
+                .find(|(known, _)| *known == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_settings_are_kept_and_shown() {
+        let mut settings = PgSettings::new("15.0 (Granary 0.1.0)");
+        assert_eq!(
+            settings.handle("SET application_name = 'psql'"),
+            Some(Ok(Request::Set))
+        );
+        assert_eq!(
+            settings.handle("SET SESSION extra_float_digits TO 3;"),
+            Some(Ok(Request::Set))
+        );
+        assert_eq!(
+            settings.handle("SET TIME ZONE 'Europe/Paris'"),
+            Some(Ok(Request::Set))
+        );
+        assert_eq!(
+            settings.handle("show APPLICATION_NAME"),
+            Some(Ok(Request::Show("application_name".into(), "psql".into())))
+        );
+        assert_eq!(settings.value("extra_float_digits").as_deref(), Some("3"));
+        assert_eq!(settings.value("TimeZone").as_deref(), Some("Europe/Paris"));
+        assert_eq!(settings.handle("RESET timezone"), Some(Ok(Request::Set)));
+        assert_eq!(settings.value("timezone").as_deref(), Some("UTC"));
+        assert_eq!(
+            settings.handle("SHOW server_version"),
+            Some(Ok(Request::Show(
+                "server_version".into(),
+                "15.0 (Granary 0.1.0)".into()
+            )))
+        );
+    }
+
+    #[test]
+    fn other_settings_go_to_the_engine_and_other_encodings_are_refused() {
+        let mut settings = PgSettings::new("15.0");
+        assert_eq!(settings.handle("SET max_threads = 1"), None);
+        assert_eq!(settings.handle("SHOW TABLES"), None);
+        assert_eq!(settings.handle("SELECT 1"), None);
+        assert_eq!(
+            settings.handle("SET client_encoding = 'UTF-8'"),
+            Some(Ok(Request::Set))
+        );
+        let refused = settings.handle("SET client_encoding = 'LATIN1'");
+        assert!(matches!(
+            refused,
+            Some(Err(Refusal {
+                sqlstate: "22023",
+                ..
+            }))
+        ));
+    }
+}

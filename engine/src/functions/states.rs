@@ -66,18 +66,13 @@ pub const FUNCTIONS: &[&str] = &[
     "groupArray",
 ];
 
-/// Functions whose states take parameters (`uniqCombined(12)`).
-pub const PARAMETRIC: &[&str] = &[
-    "uniqCombined",
-    "uniqCombined64",
-    "quantile",
-    "median",
-    "quantiles",
-    "quantileExact",
-    "medianExact",
-    "quantilesExact",
-    "topK",
-];
+/// Functions that take parameters (`uniqCombined(12)`, `topK(5)`), besides the quantile family.
+const PARAMETRIC: &[&str] = &["uniqCombined", "uniqCombined64", "topK"];
+
+/// Whether aggregate `name` takes parameters, which reach it as marked arguments.
+pub fn takes_parameters(name: &str) -> bool {
+    PARAMETRIC.contains(&name) || quantiles::FUNCTIONS.contains(&name)
+}
 
 /// Metadata key that marks an argument carrying one parameter of a parametric aggregate
 /// (`uniqCombined(12)(x)` is planned as `uniqCombined(x, parameter(12))`); its value is the
@@ -140,9 +135,7 @@ impl StateFunction {
                 version: None,
                 function,
                 arguments,
-            }) if function.parameters.is_empty()
-                || PARAMETRIC.contains(&function.name.as_str()) =>
-            {
+            }) if function.parameters.is_empty() || takes_parameters(&function.name) => {
                 Ok(StateFunction::with_parameters(
                     &function.name,
                     function.parameters.clone(),
@@ -215,7 +208,7 @@ impl StateFunction {
 
     /// A new, empty state.
     pub fn new_state(&self) -> Result<Box<dyn State>> {
-        if !self.parameters.is_empty() && !PARAMETRIC.contains(&self.name.as_str()) {
+        if !self.parameters.is_empty() && !takes_parameters(&self.name) {
             return Err(Error::not_implemented(format!(
                 "states of aggregate function {} with parameters",
                 self.name
@@ -347,18 +340,12 @@ impl Mode {
     }
 }
 
-/// Functions computed through their states ([`Mode::Plain`]).
+/// Functions computed through their states ([`Mode::Plain`]), besides the quantile family.
 const PLAIN: &[&str] = &[
     "uniq",
     "groupArray",
     "uniqCombined",
     "uniqCombined64",
-    "quantile",
-    "median",
-    "quantiles",
-    "quantileExact",
-    "medianExact",
-    "quantilesExact",
     "topK",
     "sumMap",
 ];
@@ -366,10 +353,11 @@ const PLAIN: &[&str] = &[
 /// The `-State`, `-Merge` and `-MergeState` aggregates of every function in [`FUNCTIONS`], and the
 /// functions of [`PLAIN`].
 pub fn functions() -> Vec<AggregateUDF> {
-    let plain = PLAIN.iter().map(|base| (base, Mode::Plain));
+    let plain_functions = || PLAIN.iter().chain(quantiles::FUNCTIONS);
+    let plain = plain_functions().map(|base| (base, Mode::Plain));
     // Functions computed through Granary-internal states get their combined names too, which
     // answer NOT_IMPLEMENTED (see `Combinator::return_field`) rather than "unknown function".
-    let internal = PLAIN.iter().filter(|base| !FUNCTIONS.contains(base));
+    let internal = plain_functions().filter(|base| !FUNCTIONS.contains(base));
     let combined = FUNCTIONS
         .iter()
         .chain(internal)
@@ -502,7 +490,7 @@ impl Combinator {
                     ));
                 }
                 let function = StateFunction::of_type(&data_type)?;
-                if PARAMETRIC.contains(&self.base) && function.parameters != parameters {
+                if takes_parameters(self.base) && function.parameters != parameters {
                     return Err(Error::query(
                         ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,
                         format!(

@@ -14,7 +14,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::rewrite::function_call;
 use crate::functions::array_combinator;
-use crate::functions::states::{PARAMETER_FUNCTION, PARAMETRIC};
+use crate::functions::states::{PARAMETER_FUNCTION, takes_parameters};
 use crate::functions::truth::TRUTH;
 
 /// Plain renames: ClickHouse name, DataFusion name.
@@ -516,14 +516,14 @@ fn shifted_in_frame(function: &Function, name: &str, args: &[Expr]) -> Option<Ex
 }
 
 /// Whether `name` is a combination of an aggregate whose parameters Granary passes as marked
-/// arguments ([`PARAMETRIC`]) with `-State`, `-Merge`, `-MergeState` or `-If`.
+/// arguments ([`takes_parameters`]) with `-State`, `-Merge`, `-MergeState` or `-If`.
 fn passes_parameters_as_arguments(name: &str) -> bool {
     let name = name.strip_suffix("If").unwrap_or(name);
     let base = ["MergeState", "State", "Merge"]
         .iter()
         .find_map(|suffix| name.strip_suffix(suffix))
         .unwrap_or(name);
-    PARAMETRIC.contains(&base)
+    takes_parameters(base)
 }
 
 /// `fArray(arrays)`: `f` as the SQL rewrite expresses it, its function given its `-Array` form.
@@ -560,7 +560,7 @@ fn or_fill(name: &str) -> Option<(String, Fill)> {
         (core.strip_suffix("OrDefault")?, Fill::Default)
     };
     let aggregate = base.strip_suffix("If").unwrap_or(base);
-    let known = AGGREGATES.contains(&aggregate) || PARAMETRIC.contains(&aggregate);
+    let known = AGGREGATES.contains(&aggregate) || takes_parameters(aggregate);
     let base = if conditional {
         format!("{base}If")
     } else {

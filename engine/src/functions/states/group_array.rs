@@ -1,19 +1,15 @@
 //! `groupArray`'s state: the number of values (VarUInt), then the values as a column of their type
 //! (NULLs are skipped, as ClickHouse skips them, with no flag).
 
-use std::sync::Arc;
-
-use arrow_array::{Array, ArrayRef, ListArray};
-use arrow_buffer::OffsetBuffer;
-use arrow_schema::DataType as ArrowType;
+use arrow_array::{Array, ArrayRef};
 use datafusion::arrow::compute::concat;
 use datafusion::common::ScalarValue;
 use granary_protocol::DataType;
 use granary_protocol::io::{Cursor, write_var_uint};
 
 use super::State;
-use super::values::{conformed, read_count, read_values, write_values};
-use crate::error::{Error, Result};
+use super::values::{array_scalar, conformed, read_count, read_values, write_values};
+use crate::error::Result;
 
 /// `groupArray`'s state.
 #[derive(Debug)]
@@ -72,20 +68,6 @@ impl State for GroupArray {
     }
 
     fn result(&self) -> Result<ScalarValue> {
-        let ArrowType::List(field) = DataType::Array(Box::new(self.element.clone())).to_arrow()
-        else {
-            return Err(Error::not_implemented(format!(
-                "groupArray of {}",
-                self.element
-            )));
-        };
-        let values = self.values()?;
-        let list = ListArray::try_new(
-            field,
-            OffsetBuffer::from_lengths([values.len()]),
-            values,
-            None,
-        )?;
-        Ok(ScalarValue::List(Arc::new(list)))
+        array_scalar(&self.element, self.values()?)
     }
 }

@@ -15,16 +15,15 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, ListArray};
+use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType as ArrowType;
-use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::{cast, concat, sort};
 use datafusion::common::ScalarValue;
 use granary_protocol::io::{Cursor, write_var_uint};
 use granary_protocol::{DataType, ErrorCode};
 
 use super::State;
-use super::values::{conformed, read_count, read_values, write_values};
+use super::values::{array_scalar, conformed, items_array, read_count, read_values, write_values};
 use crate::error::{Error, Result};
 
 /// The functions of this module.
@@ -254,19 +253,6 @@ impl State for Quantiles {
             Pick::Exact => self.data_type.clone(),
             Pick::Interpolated => interpolated_type(&self.data_type),
         };
-        let ArrowType::List(field) = DataType::Array(Box::new(element)).to_arrow() else {
-            return Err(Error::query(
-                ErrorCode::LOGICAL_ERROR,
-                "an array type that is not a list",
-            ));
-        };
-        let values = ScalarValue::iter_to_array(results)?;
-        let list = ListArray::try_new(
-            field,
-            OffsetBuffer::from_lengths([values.len()]),
-            values,
-            None,
-        )?;
-        Ok(ScalarValue::List(Arc::new(list)))
+        array_scalar(&element, items_array(&element, results)?)
     }
 }

@@ -9,9 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, ListArray, StructArray};
+use arrow_array::{Array, ArrayRef, StructArray};
 use arrow_schema::DataType as ArrowType;
-use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::common::ScalarValue;
 use granary_protocol::io::{Cursor, write_var_uint};
@@ -20,7 +19,7 @@ use granary_protocol::{DataType, ErrorCode};
 
 use super::State;
 use super::sums::sum_type;
-use super::values::{read_count, read_scalar, write_scalar};
+use super::values::{items_array, read_count, read_scalar, single_array, write_scalar};
 use crate::error::{Error, Result};
 
 /// The type of `sumMap(keys, values)`'s result.
@@ -161,35 +160,19 @@ impl State for SumMap {
                 "a tuple type that is not a struct",
             ));
         };
-        let list =
-            |element: &DataType, items: Vec<ScalarValue>, index: usize| -> Result<ArrayRef> {
-                let ArrowType::List(field) = fields[index].data_type().clone() else {
-                    return Err(Error::query(
-                        ErrorCode::LOGICAL_ERROR,
-                        "an array type that is not a list",
-                    ));
-                };
-                let values = if items.is_empty() {
-                    arrow_array::new_empty_array(&element.to_arrow())
-                } else {
-                    ScalarValue::iter_to_array(items)?
-                };
-                Ok(Arc::new(ListArray::try_new(
-                    field,
-                    OffsetBuffer::from_lengths([values.len()]),
-                    values,
-                    None,
-                )?))
-            };
+        let list = |element: &DataType, items: Vec<ScalarValue>| -> Result<ArrayRef> {
+            Ok(Arc::new(single_array(
+                element,
+                items_array(element, items)?,
+            )?))
+        };
         let keys = list(
             &self.key_type,
             entries.iter().map(|(key, _)| (*key).clone()).collect(),
-            0,
         )?;
         let sums = list(
             &self.sum_type,
             entries.iter().map(|(_, sum)| (*sum).clone()).collect(),
-            1,
         )?;
         let tuple = StructArray::try_new(fields, vec![keys, sums], None)?;
         Ok(ScalarValue::Struct(Arc::new(tuple)))

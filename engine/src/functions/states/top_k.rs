@@ -9,15 +9,13 @@
 
 use std::collections::HashMap;
 
-use arrow_array::{ArrayRef, ListArray};
-use arrow_schema::DataType as ArrowType;
-use datafusion::arrow::buffer::OffsetBuffer;
+use arrow_array::ArrayRef;
 use datafusion::common::ScalarValue;
 use granary_protocol::io::{Cursor, write_var_uint};
 use granary_protocol::{DataType, ErrorCode};
 
 use super::State;
-use super::values::{conformed, read_count, read_scalar, write_scalar};
+use super::values::{array_scalar, conformed, items_array, read_count, read_scalar, write_scalar};
 use crate::error::{Error, Result};
 
 /// How many values a state keeps per value asked for.
@@ -164,31 +162,13 @@ impl State for TopK {
     }
 
     fn result(&self) -> Result<ScalarValue> {
-        let ArrowType::List(field) = DataType::Array(Box::new(self.data_type.clone())).to_arrow()
-        else {
-            return Err(Error::query(
-                ErrorCode::LOGICAL_ERROR,
-                "an array type that is not a list",
-            ));
-        };
         let top: Vec<ScalarValue> = self
             .ranked()
             .into_iter()
             .take(self.wanted)
             .map(|(value, _)| value.clone())
             .collect();
-        let values = if top.is_empty() {
-            arrow_array::new_empty_array(field.data_type())
-        } else {
-            ScalarValue::iter_to_array(top)?
-        };
-        let list = ListArray::try_new(
-            field,
-            OffsetBuffer::from_lengths([values.len()]),
-            values,
-            None,
-        )?;
-        Ok(ScalarValue::List(std::sync::Arc::new(list)))
+        array_scalar(&self.data_type, items_array(&self.data_type, top)?)
     }
 }
 

@@ -73,3 +73,35 @@ pub fn read_count(input: &mut Cursor<'_>, what: &'static str) -> Result<usize> {
         )),
     }
 }
+
+/// The array of `items` as values of `element`'s Arrow type (empty when there are none).
+pub fn items_array(element: &DataType, items: Vec<ScalarValue>) -> Result<ArrayRef> {
+    if items.is_empty() {
+        return Ok(arrow_array::new_empty_array(&element.to_arrow()));
+    }
+    Ok(ScalarValue::iter_to_array(items)?)
+}
+
+/// One value of type `Array(element)` holding `values`, as a one-row list array.
+pub fn single_array(element: &DataType, values: ArrayRef) -> Result<arrow_array::ListArray> {
+    let arrow_schema::DataType::List(field) = DataType::Array(Box::new(element.clone())).to_arrow()
+    else {
+        return Err(Error::query(
+            ErrorCode::LOGICAL_ERROR,
+            format!("Array({element}) is not an Arrow list"),
+        ));
+    };
+    Ok(arrow_array::ListArray::try_new(
+        field,
+        datafusion::arrow::buffer::OffsetBuffer::from_lengths([values.len()]),
+        values,
+        None,
+    )?)
+}
+
+/// [`single_array`] as a scalar.
+pub fn array_scalar(element: &DataType, values: ArrayRef) -> Result<ScalarValue> {
+    Ok(ScalarValue::List(std::sync::Arc::new(single_array(
+        element, values,
+    )?)))
+}

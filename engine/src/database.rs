@@ -13,6 +13,7 @@ use arrow_schema::{Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{Expr, Statement as SqlStatement};
@@ -25,6 +26,8 @@ use crate::error::{Error, Result};
 use crate::exec::insert::{prepare_block, target_columns};
 use crate::exec::scan::QueryStats;
 use crate::exec::session::{functions_state, query_state};
+use crate::functions::type_name::clickhouse_type;
+use crate::sql::parameters::{self, Parameter};
 use crate::sql::parser::{parse_statement, setting_value};
 use crate::sql::rewrite::{REPEATED_NAME, rewrite};
 use crate::sql::statement::{Insert, InsertSource, PartitionSpec, Statement, TableName};
@@ -143,6 +146,15 @@ impl Database {
     }
 }
 
+/// What [`Session::prepare`] learns of a statement without running it.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The type each `$n` parameter's place implies; `None` where nothing does.
+    pub parameters: Vec<Option<DataType>>,
+    /// The result columns, for statements that return rows.
+    pub columns: Option<SchemaRef>,
+}
+
 /// A connection's state: the current database and its settings.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -185,7 +197,127 @@ impl Session {
     /// Runs one statement. Queries stream; other statements return an empty result (or, for
     /// SHOW / DESCRIBE / EXISTS, a small one).
     pub async fn execute(&mut self, sql: &str) -> Result<QueryResult> {
-        let statement = parse_statement(sql)?;
+        self.run(parse_statement(sql)?).await
+    }
+
+    /// Runs one statement whose `$1`, `$2`, ... take the values of `parameters`.
+    pub async fn execute_with(
+        &mut self,
+        sql: &str,
+        parameters: &[Parameter],
+    ) -> Result<QueryResult> {
+        let mut statement = parse_statement(sql)?;
+        let expected = parameters::count(&statement)?;
+        if expected != parameters.len() {
+            return Err(Error::query(
+                ErrorCode::NUMBER_OF_ARGUMENTS_DOESNT_MATCH,
+                format!(
+                    "the statement takes {expected} parameters, {} were given",
+                    parameters.len()
+                ),
+            ));
+        }
+        parameters::substitute(&mut statement, &|index| {
+            parameters::literal(&parameters[index]).map(Some)
+        })?;
+        self.run(statement).await
+    }
+
+    /// What a statement with `$n` parameters takes and returns, without running it: the type
+    /// each parameter's place implies (`None` where nothing does) and the result columns.
+    pub async fn prepare(&self, sql: &str) -> Result<Prepared> {
+        let mut statement = parse_statement(sql)?;
+        let mut types: Vec<Option<DataType>> = vec![None; parameters::count(&statement)?];
+        if let Statement::Insert(insert) = &statement {
+            let table = self.table(&insert.table)?;
+            let listed = match &insert.columns {
+                Some(names) => names
+                    .iter()
+                    .map(|name| table.definition.column_index(name))
+                    .collect::<Option<Vec<usize>>>()
+                    .ok_or_else(|| {
+                        Error::query(
+                            ErrorCode::NO_SUCH_COLUMN_IN_TABLE,
+                            format!("no such column in table {}.{}", table.database, table.name),
+                        )
+                    })?,
+                None => (0..table.definition.columns.len()).collect(),
+            };
+            let InsertSource::Query(query) = &insert.source;
+            for (index, position) in parameters::insert_value_places(query) {
+                if let Some(column) = listed.get(position) {
+                    types[index] = Some(table.definition.columns[*column].data_type.clone());
+                }
+            }
+        }
+        let typed_null = |data_type: &DataType| {
+            parameters::literal(&Parameter {
+                value: None,
+                data_type: data_type.clone(),
+            })
+        };
+        parameters::substitute(&mut statement, &|index| {
+            types[index].as_ref().map(typed_null).transpose()
+        })?;
+        let query = match &statement {
+            Statement::Query(query) => Some(query.as_ref().clone()),
+            Statement::Insert(insert) => {
+                let InsertSource::Query(query) = &insert.source;
+                Some(SqlStatement::Query(query.clone()))
+            }
+            _ => None,
+        };
+        let mut columns = None;
+        if let Some(query) = query {
+            let plan = match self.plan(query.clone()).await {
+                Ok((_, plan, _)) => plan,
+                Err(_) if types.iter().any(Option::is_none) => {
+                    // Places DataFusion cannot type either: text, as PostgreSQL does.
+                    let mut query = Statement::Query(Box::new(query));
+                    parameters::substitute(&mut query, &|_| {
+                        typed_null(&DataType::String).map(Some)
+                    })?;
+                    let Statement::Query(query) = query else {
+                        return Err(Error::Logical("a query stopped being one".into()));
+                    };
+                    self.plan(*query).await?.1
+                }
+                Err(error) => return Err(error),
+            };
+            for (name, data_type) in plan.get_parameter_types()? {
+                let (Ok(index), Some(data_type)) = (parameters::index(&name), data_type) else {
+                    continue;
+                };
+                if let Some(slot) = types.get_mut(index).filter(|slot| slot.is_none()) {
+                    let field = arrow_schema::Field::new("", data_type, true);
+                    *slot = clickhouse_type(&field)
+                        .ok()
+                        .map(|data_type| data_type.strip_nullable().clone());
+                }
+            }
+            if matches!(statement, Statement::Query(_)) {
+                columns = Some(Arc::new(plan.schema().as_arrow().clone()));
+            }
+        } else if matches!(
+            statement,
+            Statement::ShowDatabases { .. }
+                | Statement::ShowTables { .. }
+                | Statement::ShowCreateTable(_)
+                | Statement::ShowCreateDatabase(_)
+                | Statement::Describe(_)
+                | Statement::ExistsTable(_)
+                | Statement::ExistsDatabase(_)
+        ) {
+            // Small answers without side effects: their columns are those of running them.
+            columns = Some(self.clone().run(statement).await?.schema());
+        }
+        Ok(Prepared {
+            parameters: types,
+            columns,
+        })
+    }
+
+    async fn run(&mut self, statement: Statement) -> Result<QueryResult> {
         let catalog = Arc::clone(&self.database.catalog);
         match statement {
             Statement::CreateDatabase {
@@ -402,7 +534,18 @@ impl Session {
         state
     }
 
-    async fn query(&self, mut statement: SqlStatement) -> Result<QueryResult> {
+    async fn query(&self, statement: SqlStatement) -> Result<QueryResult> {
+        let (state, plan, stats) = self.plan(statement).await?;
+        let frame = DataFrame::new(state, plan);
+        let stream = frame.execute_stream().await.map_err(table_errors)?;
+        Ok(QueryResult::streaming(stream, stats))
+    }
+
+    /// The logical plan of a query, with the state to run it in.
+    async fn plan(
+        &self,
+        mut statement: SqlStatement,
+    ) -> Result<(SessionState, LogicalPlan, Arc<QueryStats>)> {
         if !matches!(
             statement,
             SqlStatement::Query(_) | SqlStatement::Explain { .. }
@@ -425,9 +568,7 @@ impl Session {
             .statement_to_plan(DfStatement::Statement(Box::new(statement)))
             .await
             .map_err(table_errors)?;
-        let frame = DataFrame::new(state, plan);
-        let stream = frame.execute_stream().await.map_err(table_errors)?;
-        Ok(QueryResult::streaming(stream, stats))
+        Ok((state, plan, stats))
     }
 
     /// `UNKNOWN_DATABASE` for a table of a database that does not exist (DataFusion would only say

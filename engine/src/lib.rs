@@ -25,5 +25,8 @@ pub mod functions;
 pub mod sql;
 pub mod storage;
 
-pub use database::{Database, DatabaseOptions, InsertOptions, InsertSummary, QueryResult, Session};
+pub use database::{
+    Database, DatabaseOptions, InsertOptions, InsertSummary, Prepared, QueryResult, Session,
+};
 pub use error::{Error, Result};
+pub use sql::parameters::Parameter;

@@ -9,6 +9,7 @@ pub mod casts;
 pub mod functions;
 pub mod limit_by;
 pub mod names;
+pub mod parameters;
 pub mod parser;
 pub mod rewrite;
 pub mod statement;

@@ -3,7 +3,7 @@
 //! `toNullable(toInt32(x))`...), so that a cast converts as ClickHouse does: wrapping integers,
 //! truncating floats and decimals, reading dates in the target zone. SQL-standard names ClickHouse
 //! accepts (`INTEGER`, `BIGINT`, `TEXT`) are its types; names it does not know and types without
-//! a conversion function here (`Bool`, `UUID`, arrays, ...) stay DataFusion's casts.
+//! a conversion function here (`Bool`, arrays, ...) stay DataFusion's casts.
 
 use datafusion::sql::sqlparser::ast::{Expr, Value};
 use granary_protocol::DataType;
@@ -35,6 +35,7 @@ const TYPE_NAMES: &[&str] = &[
     "Decimal256",
     "Nullable",
     "LowCardinality",
+    "UUID",
 ];
 
 /// ClickHouse's spelling of a type name (`DECIMAL(10,2)` is `Decimal(10, 2)`); the name as given
@@ -69,6 +70,7 @@ fn to_type(operand: Expr, data_type: &DataType) -> Option<Expr> {
         | DataType::Float64 => function_call(&format!("to{data_type}"), vec![operand]),
         DataType::String => function_call("toString", vec![operand]),
         DataType::Date => function_call("toDate", vec![operand]),
+        DataType::Uuid => function_call("toUUID", vec![operand]),
         DataType::Date32 => function_call("toDate32", vec![operand]),
         DataType::DateTime(zone) => {
             let mut args = vec![operand];

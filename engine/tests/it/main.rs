@@ -6,5 +6,6 @@ mod database;
 mod database_crash;
 mod dedup;
 mod merges;
+mod parameters;
 mod parts;
 mod table;

@@ -1,0 +1,223 @@
+//! The `$1`, `$2`, ... parameters of prepared statements (PostgreSQL's extended protocol): how
+//! many a statement has, the types their places imply (the target column of an `INSERT ...
+//! VALUES`), and their replacement by typed literals before the statement runs. A value is
+//! substituted into the syntax tree, never into the text, so no value can change the statement.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    Expr, Query, SetExpr, Value, visit_expressions, visit_expressions_mut,
+};
+use granary_protocol::{DataType, ErrorCode};
+
+use super::casts::conversion;
+use super::parser::parse_expression;
+use super::statement::{InsertSource, Statement};
+use crate::error::{Error, Result};
+
+/// The value of one parameter: text in ClickHouse's input syntax for `data_type`, or NULL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    /// The value as text (`None` is NULL).
+    pub value: Option<String>,
+    /// The type the value has.
+    pub data_type: DataType,
+}
+
+/// The zero-based index of a placeholder (`$3` is 2).
+pub fn index(placeholder: &str) -> Result<usize> {
+    placeholder
+        .strip_prefix('$')
+        .and_then(|digits| digits.parse::<usize>().ok())
+        .filter(|number| *number >= 1)
+        .map(|number| number - 1)
+        .ok_or_else(|| {
+            Error::query(
+                ErrorCode::SYNTAX_ERROR,
+                format!("parameters are written $1, $2, ...; {placeholder} is not one"),
+            )
+        })
+}
+
+fn placeholder(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Value(value) => match &value.value {
+            Value::Placeholder(name) => Some(name),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Calls `f` with every expression of `statement` that can hold a parameter, until it breaks.
+fn visit(statement: &Statement, f: &mut dyn FnMut(&Expr) -> ControlFlow<()>) {
+    match statement {
+        Statement::Query(query) => {
+            let _ = visit_expressions(query.as_ref(), |expr| f(expr));
+        }
+        Statement::Insert(insert) => {
+            let InsertSource::Query(query) = &insert.source;
+            let _ = visit_expressions(query.as_ref(), |expr| f(expr));
+        }
+        Statement::Set(settings) => {
+            for (_, value) in settings {
+                let _ = visit_expressions(value, |expr| f(expr));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// How many parameters `statement` takes: the highest `$n`.
+pub fn count(statement: &Statement) -> Result<usize> {
+    let mut highest = 0;
+    let mut failure = None;
+    visit(statement, &mut |expr| {
+        if let Some(name) = placeholder(expr) {
+            match index(name) {
+                Ok(index) => highest = highest.max(index + 1),
+                Err(error) => {
+                    failure = Some(error);
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(highest),
+    }
+}
+
+/// The parameters of `INSERT ... VALUES` rows that are a whole value: `(index, target column
+/// position)` pairs, the position counting the values of a row.
+pub fn insert_value_places(query: &Query) -> Vec<(usize, usize)> {
+    let SetExpr::Values(values) = query.body.as_ref() else {
+        return Vec::new();
+    };
+    values
+        .rows
+        .iter()
+        .flat_map(|row| row.iter().enumerate())
+        .filter_map(|(position, expr)| {
+            let index = index(placeholder(expr)?).ok()?;
+            Some((index, position))
+        })
+        .collect()
+}
+
+/// Replaces every `$n` of `statement` with `replacement(n - 1)`; parameters for which it gives
+/// `None` stay.
+pub fn substitute(
+    statement: &mut Statement,
+    replacement: &dyn Fn(usize) -> Result<Option<Expr>>,
+) -> Result<()> {
+    let mut failure = None;
+    let mut replace = |expr: &mut Expr| {
+        if let Some(name) = placeholder(expr) {
+            match index(name).and_then(replacement) {
+                Ok(Some(value)) => *expr = value,
+                Ok(None) => {}
+                Err(error) => {
+                    failure = Some(error);
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    };
+    match statement {
+        Statement::Query(query) => {
+            let _ = visit_expressions_mut(query.as_mut(), &mut replace);
+        }
+        Statement::Insert(insert) => {
+            let InsertSource::Query(query) = &mut insert.source;
+            let _ = visit_expressions_mut(query.as_mut(), &mut replace);
+        }
+        Statement::Set(settings) => {
+            for (_, value) in settings {
+                let _ = visit_expressions_mut(value, &mut replace);
+            }
+        }
+        _ => {}
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// The literal a parameter stands for: its text converted to its type as `CAST` does, or a NULL
+/// of the type.
+pub fn literal(parameter: &Parameter) -> Result<Expr> {
+    let plain = parameter.data_type.strip_nullable();
+    let (operand, data_type) = match &parameter.value {
+        Some(text) => (
+            Expr::value(Value::SingleQuotedString(text.clone())),
+            plain.clone(),
+        ),
+        None => (
+            Expr::value(Value::Null),
+            DataType::Nullable(Box::new(plain.clone())),
+        ),
+    };
+    match conversion(operand.clone(), &data_type.to_string()) {
+        Some(converted) => Ok(converted),
+        // Types without a conversion function (Bool, arrays...) are DataFusion casts, whose
+        // NULL is of any type.
+        None => parse_expression(&format!("CAST({operand} AS {plain})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::parser::parse_statement;
+
+    #[test]
+    fn the_highest_placeholder_counts() {
+        let statement = parse_statement("SELECT $2 + 1 WHERE $1 = 'a' AND $2 > 0").unwrap();
+        assert_eq!(count(&statement).unwrap(), 2);
+        let insert = parse_statement("INSERT INTO t VALUES ($1, $2), ($3, 'x')").unwrap();
+        assert_eq!(count(&insert).unwrap(), 3);
+        assert_eq!(count(&parse_statement("SELECT 1").unwrap()).unwrap(), 0);
+    }
+
+    #[test]
+    fn insert_values_parameters_know_their_column() {
+        let Statement::Insert(insert) =
+            parse_statement("INSERT INTO t VALUES ($1, 2, $2), ($3, $4 + 1, 'x')").unwrap()
+        else {
+            panic!("not an insert");
+        };
+        let InsertSource::Query(query) = &insert.source;
+        assert_eq!(insert_value_places(query), vec![(0, 0), (1, 2), (2, 0)]);
+    }
+
+    #[test]
+    fn values_become_conversions_of_their_text() {
+        let mut statement = parse_statement("SELECT $1, $2").unwrap();
+        let parameters = [
+            Parameter {
+                value: Some("it's".to_string()),
+                data_type: DataType::String,
+            },
+            Parameter {
+                value: None,
+                data_type: DataType::Int32,
+            },
+        ];
+        substitute(&mut statement, &|index| {
+            literal(&parameters[index]).map(Some)
+        })
+        .unwrap();
+        let Statement::Query(query) = statement else {
+            panic!("not a query");
+        };
+        assert_eq!(
+            query.to_string(),
+            "SELECT toString('it''s'), toNullable(toInt32(NULL))"
+        );
+    }
+}

@@ -228,6 +228,9 @@ impl Session {
     pub async fn prepare(&self, sql: &str) -> Result<Prepared> {
         let mut statement = parse_statement(sql)?;
         let mut types: Vec<Option<DataType>> = vec![None; parameters::count(&statement)?];
+        for (index, data_type) in parameters::syntax_types(&statement) {
+            types[index] = Some(data_type.strip_nullable().clone());
+        }
         if let Statement::Insert(insert) = &statement {
             let table = self.table(&insert.table)?;
             let listed = match &insert.columns {

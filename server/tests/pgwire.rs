@@ -3,72 +3,13 @@
 //! working after them, several statements in one query, concurrent connections, unknown
 //! databases, and a clean stop on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use common::ServerProcess;
+use std::process::Command;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    _data: tempfile::TempDir,
-}
-
-impl ServerProcess {
-    fn start() -> ServerProcess {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_granary-server"))
-            .args(["--pg-addr", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("the server logs its address").unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        };
-        // Keep reading the log so that the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        ServerProcess {
-            child,
-            addr,
-            _data: data,
-        }
-    }
-
-    async fn connect(&self, database: &str) -> Result<Client, tokio_postgres::Error> {
-        let config = format!(
-            "host={} port={} user=default dbname={database}",
-            self.addr.ip(),
-            self.addr.port()
-        );
-        let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
-        tokio::spawn(connection);
-        Ok(client)
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 /// The rows of a simple query's result, as text.
 async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {

@@ -6,11 +6,12 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Query, SetExpr, Value, visit_expressions, visit_expressions_mut,
+    Expr, LimitClause, Query, SetExpr, Statement as SqlStatement, Value, visit_expressions,
+    visit_expressions_mut,
 };
 use granary_protocol::{DataType, ErrorCode};
 
-use super::casts::conversion;
+use super::casts::{conversion, type_name};
 use super::parser::parse_expression;
 use super::statement::{InsertSource, Statement};
 use crate::error::{Error, Result};
@@ -107,6 +108,45 @@ pub fn insert_value_places(query: &Query) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// The parameters whose type the syntax gives: `CAST($n AS T)` and `$n::T` are `T`, `LIMIT $n`
+/// and `OFFSET $n` are Int64 (PostgreSQL's `bigint`).
+pub fn syntax_types(statement: &Statement) -> Vec<(usize, DataType)> {
+    let mut found = Vec::new();
+    visit(statement, &mut |expr| {
+        if let Expr::Cast {
+            expr: operand,
+            data_type,
+            ..
+        } = expr
+            && let Some(Ok(index)) = placeholder(operand).map(index)
+            && let Ok(data_type) = DataType::parse(&type_name(&data_type.to_string()))
+        {
+            found.push((index, data_type));
+        }
+        ControlFlow::Continue(())
+    });
+    let query = match statement {
+        Statement::Query(query) => match query.as_ref() {
+            SqlStatement::Query(query) => Some(query.as_ref()),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(LimitClause::LimitOffset { limit, offset, .. }) =
+        query.and_then(|query| query.limit_clause.as_ref())
+    {
+        let counts = limit
+            .iter()
+            .chain(offset.iter().map(|offset| &offset.value));
+        for expr in counts {
+            if let Some(Ok(index)) = placeholder(expr).map(index) {
+                found.push((index, DataType::Int64));
+            }
+        }
+    }
+    found
+}
+
 /// Replaces every `$n` of `statement` with `replacement(n - 1)`; parameters for which it gives
 /// `None` stay.
 pub fn substitute(
@@ -182,6 +222,22 @@ mod tests {
         let insert = parse_statement("INSERT INTO t VALUES ($1, $2), ($3, 'x')").unwrap();
         assert_eq!(count(&insert).unwrap(), 3);
         assert_eq!(count(&parse_statement("SELECT 1").unwrap()).unwrap(), 0);
+    }
+
+    #[test]
+    fn casts_and_limits_type_their_parameters() {
+        let statement =
+            parse_statement("SELECT CAST($1 AS UInt8), $2::Nullable(String) LIMIT $3 OFFSET $4")
+                .unwrap();
+        assert_eq!(
+            syntax_types(&statement),
+            vec![
+                (0, DataType::UInt8),
+                (1, DataType::Nullable(Box::new(DataType::String))),
+                (2, DataType::Int64),
+                (3, DataType::Int64)
+            ]
+        );
     }
 
     #[test]

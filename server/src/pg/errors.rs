@@ -2,7 +2,7 @@
 //! ClickHouse code kept in the detail.
 
 use granary_protocol::ErrorCode;
-use pgwire::error::ErrorInfo;
+use pgwire::error::{ErrorInfo, PgWireError};
 
 /// The SQLSTATE of a ClickHouse error code.
 pub fn sqlstate(code: ErrorCode) -> &'static str {
@@ -15,7 +15,8 @@ pub fn sqlstate(code: ErrorCode) -> &'static str {
         ErrorCode::UNKNOWN_TYPE => "42704",
         ErrorCode::TABLE_ALREADY_EXISTS => "42P07",
         ErrorCode::DATABASE_ALREADY_EXISTS => "42P04",
-        ErrorCode::UNKNOWN_DATABASE => "3D000",
+        // In a query a database is a schema; at startup it is a database (3D000, in `mod.rs`).
+        ErrorCode::UNKNOWN_DATABASE => "3F000",
         ErrorCode::NOT_IMPLEMENTED => "0A000",
         ErrorCode::CANNOT_PARSE_TEXT
         | ErrorCode::CANNOT_PARSE_NUMBER
@@ -48,6 +49,20 @@ pub fn error_info(error: &granary_engine::Error) -> ErrorInfo {
     info
 }
 
+/// The PostgreSQL error for an engine error, as the protocol layer returns it.
+pub fn engine_error(error: &granary_engine::Error) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(error)))
+}
+
+/// An `ERROR` with a SQLSTATE and message of the front end's own.
+pub fn error(sqlstate: &str, message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".to_string(),
+        sqlstate.to_string(),
+        message.into(),
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +78,7 @@ mod tests {
             (ErrorCode::CANNOT_PARSE_TEXT, "22P02"),
             (ErrorCode::ILLEGAL_DIVISION, "22012"),
             (ErrorCode::QUERY_WAS_CANCELLED, "57014"),
+            (ErrorCode::UNKNOWN_DATABASE, "3F000"),
             (ErrorCode(999_999), "XX000"),
         ];
         for (code, expected) in cases {

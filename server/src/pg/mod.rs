@@ -1,12 +1,16 @@
 //! The PostgreSQL wire protocol front end (the `pgwire` crate): one [`PgConnection`] per client
-//! connection, holding the engine session (current database, settings). This first part serves
-//! the simple query protocol with text results; the extended protocol, authentication, COPY,
-//! cancel and the catalogs follow (issue #5).
+//! connection, holding the engine session (current database, settings), its prepared statements
+//! and portals. It serves the simple query protocol ([`SimpleQueryHandler`]) and the extended one
+//! ([`extended`]); authentication, COPY, cancel and the catalogs follow (issue #5).
 //!
 //! A query's Arrow batches are turned into rows as the client reads them, so a large result is
 //! never held whole.
 
+pub mod binary;
 pub mod errors;
+pub mod extended;
+pub mod parameters;
+pub mod rows;
 pub mod settings;
 pub mod types;
 
@@ -17,16 +21,16 @@ use async_trait::async_trait;
 use datafusion::sql::sqlparser::dialect::ClickHouseDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use futures::{Sink, StreamExt, stream};
-use granary_engine::functions::type_name::clickhouse_type;
 use granary_engine::{Database, QueryResult, Session};
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
 use pgwire::api::query::SimpleQueryHandler;
-use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::{ClientInfo, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::sync::Mutex;
 
@@ -47,6 +51,7 @@ impl PgConnection {
                 connection: Mutex::new(Connection {
                     session: database.session(),
                     settings: settings::PgSettings::new(&server_version()),
+                    extended: extended::Extended::default(),
                 }),
             }),
         }
@@ -61,16 +66,22 @@ impl PgWireServerHandlers for PgConnection {
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         Arc::clone(&self.handler)
     }
+
+    fn extended_query_handler(&self) -> Arc<impl pgwire::api::query::ExtendedQueryHandler> {
+        Arc::clone(&self.handler)
+    }
 }
 
 struct Handler {
     connection: Mutex<Connection>,
 }
 
-/// What one connection holds: the engine session and the PostgreSQL settings kept here.
+/// What one connection holds: the engine session, the PostgreSQL settings kept here, and the
+/// statements and portals of the extended protocol.
 struct Connection {
     session: Session,
     settings: settings::PgSettings,
+    extended: extended::Extended,
 }
 
 impl Debug for Handler {
@@ -140,7 +151,7 @@ impl StartupHandler for Handler {
 
 #[async_trait]
 impl SimpleQueryHandler for Handler {
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
@@ -150,16 +161,15 @@ impl SimpleQueryHandler for Handler {
         }
         let mut responses = Vec::with_capacity(statements.len());
         let mut connection = self.connection.lock().await;
+        let mut status = client.transaction_status();
         for statement in statements {
-            let response = if let Some(response) = transaction_tag(&statement) {
-                response
-            } else if let Some(request) = connection.settings.handle(&statement) {
-                setting_response(request)?
-            } else {
-                match connection.session.execute(&statement).await {
-                    Ok(result) => respond(&statement, result)?,
-                    Err(error) => Response::Error(Box::new(errors::error_info(&error))),
-                }
+            let response = match self
+                .simple_statement(&mut connection, &statement, &mut status)
+                .await
+            {
+                Ok(response) => response,
+                Err(PgWireError::UserError(info)) => Response::Error(info),
+                Err(other) => return Err(other),
             };
             let failed = matches!(response, Response::Error(_));
             responses.push(response);
@@ -170,6 +180,194 @@ impl SimpleQueryHandler for Handler {
         }
         Ok(responses)
     }
+}
+
+impl Handler {
+    /// Runs one statement of a simple query; `status` is the transaction status as it stands
+    /// after the statements before it.
+    async fn simple_statement(
+        &self,
+        connection: &mut Connection,
+        statement: &str,
+        status: &mut TransactionStatus,
+    ) -> PgWireResult<Response> {
+        let kind = classify(statement, &connection.settings)?;
+        if *status == TransactionStatus::Error && !matches!(kind, StatementKind::Transaction(_)) {
+            return Err(aborted_transaction());
+        }
+        Ok(match kind {
+            StatementKind::Empty => Response::EmptyQuery,
+            StatementKind::Transaction(keyword) => {
+                let (tag, next) = transaction(&keyword, *status);
+                let starts = next == TransactionStatus::Transaction;
+                *status = next;
+                if starts {
+                    Response::TransactionStart(Tag::new(tag))
+                } else {
+                    Response::TransactionEnd(Tag::new(tag))
+                }
+            }
+            StatementKind::Deallocate(target) => Response::Execution(Tag::new(&deallocate(
+                &mut connection.extended,
+                target.as_deref(),
+            )?)),
+            StatementKind::Set | StatementKind::Show(_) => {
+                match apply_setting(&mut connection.settings, statement)? {
+                    None => Response::Execution(Tag::new("SET")),
+                    Some(value) => {
+                        let StatementKind::Show(name) = classify(statement, &connection.settings)?
+                        else {
+                            return Err(errors::error("XX000", "a SHOW stopped being one"));
+                        };
+                        let columns = vec![rows::text_column(&name)];
+                        let row = setting_row(&columns, &[FieldFormat::Text], value)?;
+                        let fields = Arc::new(field_infos(&columns));
+                        Response::Query(QueryResponse::new(fields, stream::iter(vec![Ok(row)])))
+                    }
+                }
+            }
+            StatementKind::Engine(sql) => match connection.session.execute(&sql).await {
+                Ok(result) => respond(&sql, result)?,
+                Err(error) => Response::Error(Box::new(errors::error_info(&error))),
+            },
+        })
+    }
+}
+
+/// What a statement is to the front end.
+#[derive(Debug, Clone)]
+enum StatementKind {
+    /// Nothing (only comments or blanks).
+    Empty,
+    /// `BEGIN`, `COMMIT`, `ROLLBACK` and their synonyms (the first word, upper-cased).
+    Transaction(String),
+    /// `DEALLOCATE [PREPARE] name` (`None`: `ALL`).
+    Deallocate(Option<String>),
+    /// `SET`/`RESET` of a PostgreSQL setting kept here.
+    Set,
+    /// `SHOW` of a PostgreSQL setting: its name.
+    Show(String),
+    /// Anything else: the engine's.
+    Engine(String),
+}
+
+/// What `sql` (one statement) is.
+fn classify(sql: &str, settings: &settings::PgSettings) -> PgWireResult<StatementKind> {
+    let mut statements = split_statements(sql);
+    if statements.len() > 1 {
+        return Err(errors::error(
+            "42601",
+            "cannot insert multiple commands into a prepared statement",
+        ));
+    }
+    let Some(statement) = statements.pop() else {
+        return Ok(StatementKind::Empty);
+    };
+    let first = keyword(&statement);
+    if matches!(
+        first.as_str(),
+        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT"
+    ) {
+        return Ok(StatementKind::Transaction(first));
+    }
+    if first == "DEALLOCATE" {
+        let words: Vec<&str> = statement.split_whitespace().skip(1).collect();
+        let name = match words.as_slice() {
+            [word] | ["PREPARE" | "prepare", word] if !word.eq_ignore_ascii_case("all") => {
+                Some(word.trim_matches('"').to_string())
+            }
+            _ => None,
+        };
+        return Ok(StatementKind::Deallocate(name));
+    }
+    // A probe on a copy: classifying must not change the settings.
+    Ok(match settings.clone().handle(&statement) {
+        Some(Ok(settings::Request::Show(name, _))) => StatementKind::Show(name),
+        Some(_) => StatementKind::Set,
+        None => StatementKind::Engine(statement),
+    })
+}
+
+/// The command tag of a transaction statement and the status after it. Each statement is atomic
+/// on its own, so a block only tracks its status; `COMMIT` of a failed block is a `ROLLBACK`.
+fn transaction(keyword: &str, status: TransactionStatus) -> (&'static str, TransactionStatus) {
+    match keyword {
+        "BEGIN" | "START" => ("BEGIN", status.to_in_transaction_state()),
+        "COMMIT" | "END" if status != TransactionStatus::Error => {
+            ("COMMIT", TransactionStatus::Idle)
+        }
+        _ => ("ROLLBACK", TransactionStatus::Idle),
+    }
+}
+
+/// 25P02: what a statement inside a failed transaction block gets.
+fn aborted_transaction() -> PgWireError {
+    errors::error(
+        "25P02",
+        "current transaction is aborted, commands ignored until end of transaction block",
+    )
+}
+
+/// `DEALLOCATE`: its command tag, or 26000 for a statement that does not exist.
+fn deallocate(extended: &mut extended::Extended, name: Option<&str>) -> PgWireResult<String> {
+    if extended.deallocate(name) {
+        Ok(if name.is_some() {
+            "DEALLOCATE".to_string()
+        } else {
+            "DEALLOCATE ALL".to_string()
+        })
+    } else {
+        Err(errors::error(
+            "26000",
+            format!(
+                "prepared statement \"{}\" does not exist",
+                name.unwrap_or_default()
+            ),
+        ))
+    }
+}
+
+/// Applies a `SET`/`RESET`/`SHOW` of a PostgreSQL setting; the value for `SHOW`.
+fn apply_setting(settings: &mut settings::PgSettings, sql: &str) -> PgWireResult<Option<String>> {
+    match settings.handle(sql) {
+        Some(Ok(settings::Request::Set)) => Ok(None),
+        Some(Ok(settings::Request::Show(_, value))) => Ok(Some(value)),
+        Some(Err(refusal)) => Err(errors::error(refusal.sqlstate, refusal.message)),
+        None => Err(errors::error("XX000", "not a setting statement")),
+    }
+}
+
+/// The one row of a `SHOW`.
+fn setting_row(
+    columns: &[rows::Column],
+    formats: &[FieldFormat],
+    value: String,
+) -> PgWireResult<pgwire::messages::data::DataRow> {
+    let batch = arrow_array::RecordBatch::try_from_iter([(
+        "value",
+        Arc::new(arrow_array::StringArray::from(vec![value])) as arrow_array::ArrayRef,
+    )])
+    .map_err(|e| errors::error("XX000", e.to_string()))?;
+    let mut rows = rows::data_rows(&batch, columns, formats)
+        .map_err(|refusal| errors::error(refusal.sqlstate, refusal.message))?;
+    rows.pop()
+        .ok_or_else(|| errors::error("XX000", "a SHOW without its row"))
+}
+
+/// pgwire's descriptions of result columns (for the simple protocol's responses).
+fn field_infos(columns: &[rows::Column]) -> Vec<FieldInfo> {
+    columns
+        .iter()
+        .map(|column| {
+            FieldInfo::new(
+                column.name.clone(),
+                None,
+                None,
+                column.pg_type.clone(),
+                FieldFormat::Text,
+            )
+        })
+        .collect()
 }
 
 /// The statements of a simple query, split at top-level semicolons (empty ones dropped).
@@ -204,43 +402,6 @@ fn keyword(statement: &str) -> String {
         .to_ascii_uppercase()
 }
 
-/// `BEGIN`, `COMMIT`, `ROLLBACK`: accepted, each statement being atomic on its own.
-fn transaction_tag(statement: &str) -> Option<Response> {
-    match keyword(statement).as_str() {
-        "BEGIN" | "START" => Some(Response::TransactionStart(Tag::new("BEGIN"))),
-        "COMMIT" | "END" => Some(Response::TransactionEnd(Tag::new("COMMIT"))),
-        "ROLLBACK" | "ABORT" => Some(Response::TransactionEnd(Tag::new("ROLLBACK"))),
-        _ => None,
-    }
-}
-
-/// The response to a statement about a PostgreSQL setting.
-fn setting_response(
-    request: Result<settings::Request, settings::Refusal>,
-) -> PgWireResult<Response> {
-    Ok(match request {
-        Ok(settings::Request::Set) => Response::Execution(Tag::new("SET")),
-        Ok(settings::Request::Show(name, value)) => {
-            let fields = Arc::new(vec![FieldInfo::new(
-                name,
-                None,
-                None,
-                pgwire::api::Type::TEXT,
-                FieldFormat::Text,
-            )]);
-            let mut encoder = DataRowEncoder::new(Arc::clone(&fields));
-            encoder.encode_field(&Some(value))?;
-            let row = encoder.finish();
-            Response::Query(QueryResponse::new(fields, stream::iter(vec![row])))
-        }
-        Err(refusal) => Response::Error(Box::new(ErrorInfo::new(
-            "ERROR".to_string(),
-            refusal.sqlstate.to_string(),
-            refusal.message,
-        ))),
-    })
-}
-
 /// The command tag of a statement that returns no rows.
 fn command_tag(statement: &str, result: &QueryResult) -> Tag {
     let words: Vec<String> = statement
@@ -262,45 +423,22 @@ fn respond(statement: &str, result: QueryResult) -> PgWireResult<Response> {
     if schema.fields().is_empty() {
         return Ok(Response::Execution(command_tag(statement, &result)));
     }
-    let mut fields = Vec::with_capacity(schema.fields().len());
-    let mut column_types = Vec::with_capacity(schema.fields().len());
-    for field in schema.fields() {
-        let data_type = clickhouse_type(field).map_err(|error| engine_error(&error))?;
-        fields.push(FieldInfo::new(
-            field.name().clone(),
-            None,
-            None,
-            types::pg_type(&data_type),
-            FieldFormat::Text,
-        ));
-        column_types.push(data_type);
-    }
-    let fields = Arc::new(fields);
-    let row_fields = Arc::clone(&fields);
+    let columns = rows::columns(&schema).map_err(|error| errors::engine_error(&error))?;
+    let fields = Arc::new(field_infos(&columns));
+    let formats = vec![FieldFormat::Text; columns.len()];
     let rows = result
         .map(move |batch| -> Vec<PgWireResult<_>> {
             let batch = match batch {
                 Ok(batch) => batch,
-                Err(error) => return vec![Err(engine_error(&error))],
+                Err(error) => return vec![Err(errors::engine_error(&error))],
             };
-            (0..batch.num_rows())
-                .map(|row| {
-                    let mut encoder = DataRowEncoder::new(Arc::clone(&row_fields));
-                    for (column, data_type) in batch.columns().iter().zip(&column_types) {
-                        let text = types::text_value(column.as_ref(), row, data_type)
-                            .map_err(|error| engine_error(&granary_engine::Error::from(error)))?;
-                        encoder.encode_field(&text)?;
-                    }
-                    encoder.finish()
-                })
-                .collect()
+            match rows::data_rows(&batch, &columns, &formats) {
+                Ok(rows) => rows.into_iter().map(Ok).collect(),
+                Err(refusal) => vec![Err(errors::error(refusal.sqlstate, refusal.message))],
+            }
         })
         .flat_map(stream::iter);
     Ok(Response::Query(QueryResponse::new(fields, rows)))
-}
-
-fn engine_error(error: &granary_engine::Error) -> PgWireError {
-    PgWireError::UserError(Box::new(errors::error_info(error)))
 }
 
 #[cfg(test)]

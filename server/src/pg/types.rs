@@ -50,6 +50,63 @@ pub fn pg_type(data_type: &DataType) -> Type {
     }
 }
 
+/// `pg_type.typlen` of a type Granary sends: its fixed width, or −1.
+pub fn type_size(pg_type: &Type) -> i16 {
+    match *pg_type {
+        Type::BOOL => 1,
+        Type::INT2 => 2,
+        Type::INT4 | Type::FLOAT4 | Type::DATE => 4,
+        Type::INT8 | Type::FLOAT8 | Type::TIMESTAMP | Type::TIMESTAMPTZ => 8,
+        Type::UUID => 16,
+        _ => -1,
+    }
+}
+
+/// The type modifier (`atttypmod`) of a ClickHouse type: a numeric's precision and scale, a
+/// timestamp's fractional digits; −1 for none.
+pub fn type_modifier(data_type: &DataType) -> i32 {
+    let numeric = |precision: i32, scale: i32| (precision << 16 | scale) + 4;
+    match data_type {
+        DataType::Nullable(inner) | DataType::LowCardinality(inner) => type_modifier(inner),
+        DataType::UInt64 => numeric(20, 0),
+        DataType::Int128 | DataType::UInt128 => numeric(39, 0),
+        DataType::Int256 => numeric(77, 0),
+        DataType::UInt256 => numeric(78, 0),
+        DataType::Decimal(precision, scale) => numeric(i32::from(*precision), i32::from(*scale)),
+        DataType::DateTime(_) => 0,
+        DataType::DateTime64(precision, _) => i32::from((*precision).min(6)),
+        _ => -1,
+    }
+}
+
+/// The ClickHouse type a parameter of PostgreSQL type `pg_type` has when its place implies none.
+pub fn parameter_type(pg_type: &Type, text: Option<&str>) -> DataType {
+    match *pg_type {
+        Type::BOOL => DataType::Bool,
+        Type::INT2 => DataType::Int16,
+        Type::INT4 => DataType::Int32,
+        Type::INT8 => DataType::Int64,
+        Type::FLOAT4 => DataType::Float32,
+        Type::FLOAT8 => DataType::Float64,
+        Type::DATE => DataType::Date32,
+        Type::TIMESTAMP => DataType::DateTime64(6, None),
+        Type::TIMESTAMPTZ => DataType::DateTime64(6, Some("UTC".to_string())),
+        Type::UUID => DataType::Uuid,
+        Type::NUMERIC => {
+            // The value's own scale, within Decimal(38, s); wider numbers as Float64.
+            let scale = text
+                .and_then(|text| text.split_once('.'))
+                .map_or(0, |(_, fraction)| fraction.len());
+            let digits = text.map_or(0, |text| text.chars().filter(char::is_ascii_digit).count());
+            match u8::try_from(scale) {
+                Ok(scale) if digits <= 38 => DataType::Decimal(38, scale),
+                _ => DataType::Float64,
+            }
+        }
+        _ => DataType::String,
+    }
+}
+
 /// The text of one value (`None` for NULL).
 pub fn text_value(
     array: &dyn Array,

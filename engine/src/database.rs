@@ -262,7 +262,7 @@ impl Session {
         parameters::substitute(&mut statement, &|index| {
             types[index].as_ref().map(typed_null).transpose()
         })?;
-        let query = match &statement {
+        let query_of = |statement: &Statement| match statement {
             Statement::Query(query) => Some(query.as_ref().clone()),
             Statement::Insert(insert) => {
                 let InsertSource::Query(query) = &insert.source;
@@ -271,35 +271,41 @@ impl Session {
             _ => None,
         };
         let mut columns = None;
-        if let Some(query) = query {
-            let plan = match self.plan(query.clone()).await {
-                Ok((_, plan, _)) => plan,
-                Err(_) if types.iter().any(Option::is_none) => {
-                    // Places DataFusion cannot type either: text, as PostgreSQL does.
-                    let mut query = Statement::Query(Box::new(query));
-                    parameters::substitute(&mut query, &|_| {
-                        typed_null(&DataType::String).map(Some)
-                    })?;
-                    let Statement::Query(query) = query else {
-                        return Err(Error::Logical("a query stopped being one".into()));
-                    };
-                    self.plan(*query).await?.1
+        if let Some(query) = query_of(&statement) {
+            if types.iter().any(Option::is_none) {
+                // DataFusion types the places it can (comparisons with columns, IN lists...);
+                // a plan it cannot make here is made again below with text in those places.
+                if let Ok((_, plan, _)) = self.plan(query).await {
+                    for (name, data_type) in plan.get_parameter_types()? {
+                        let (Ok(index), Some(data_type)) = (parameters::index(&name), data_type)
+                        else {
+                            continue;
+                        };
+                        if let Some(slot) = types.get_mut(index).filter(|slot| slot.is_none()) {
+                            let field = arrow_schema::Field::new("", data_type, true);
+                            *slot = clickhouse_type(&field)
+                                .ok()
+                                .map(|data_type| data_type.strip_nullable().clone());
+                        }
+                    }
                 }
-                Err(error) => return Err(error),
-            };
-            for (name, data_type) in plan.get_parameter_types()? {
-                let (Ok(index), Some(data_type)) = (parameters::index(&name), data_type) else {
-                    continue;
-                };
-                if let Some(slot) = types.get_mut(index).filter(|slot| slot.is_none()) {
-                    let field = arrow_schema::Field::new("", data_type, true);
-                    *slot = clickhouse_type(&field)
-                        .ok()
-                        .map(|data_type| data_type.strip_nullable().clone());
-                }
+                // Places nothing types are text, as in PostgreSQL.
+                parameters::substitute(&mut statement, &|index| {
+                    typed_null(types[index].as_ref().unwrap_or(&DataType::String)).map(Some)
+                })?;
             }
+            let query = query_of(&statement)
+                .ok_or_else(|| Error::Logical("a query stopped being one".into()))?;
+            let (state, plan, _) = self.plan(query).await?;
             if matches!(statement, Statement::Query(_)) {
-                columns = Some(Arc::new(plan.schema().as_arrow().clone()));
+                // The columns as running the query gives them: after the analyzer's rewrites
+                // (ClickHouse's literal types, ...), renamed as results are.
+                let physical = state
+                    .create_physical_plan(&plan)
+                    .await
+                    .map_err(table_errors)?;
+                let schema = physical.schema();
+                columns = Some(output_schema(&schema).unwrap_or(schema));
             }
         } else if matches!(
             statement,

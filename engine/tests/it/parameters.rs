@@ -171,3 +171,25 @@ async fn comparisons_type_their_parameters_and_results_are_known_before_running(
         .unwrap_err();
     assert_eq!(wrong.code(), ErrorCode::NUMBER_OF_ARGUMENTS_DOESNT_MATCH);
 }
+
+#[tokio::test]
+async fn described_columns_are_those_running_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let mut session = db.session();
+    for sql in [
+        "SELECT 1 AS one, 'two' AS two",
+        "SELECT 41 + 1",
+        "SELECT number, number * 2 FROM numbers(3)",
+        "SELECT count() FROM numbers(10) WHERE number > $1",
+    ] {
+        let described = session.prepare(sql).await.unwrap().columns.unwrap();
+        let parameters = if sql.contains("$1") {
+            vec![value("4", DataType::UInt64)]
+        } else {
+            Vec::new()
+        };
+        let result = session.execute_with(sql, &parameters).await.unwrap();
+        assert_eq!(described.fields(), result.schema().fields(), "{sql}");
+    }
+}

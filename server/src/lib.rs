@@ -75,9 +75,9 @@ async fn accept(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
-                    let handlers = Arc::new(pg::PgConnection::new(&database));
+                    let handlers = pg::PgConnection::new(&database);
                     connections.spawn(async move {
-                        if let Err(error) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                        if let Err(error) = pg::serve::serve(socket, handlers).await {
                             tracing::debug!(%peer, %error, "connection ended with an error");
                         }
                     });

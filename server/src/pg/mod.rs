@@ -11,6 +11,7 @@ pub mod errors;
 pub mod extended;
 pub mod parameters;
 pub mod rows;
+pub mod serve;
 pub mod settings;
 pub mod types;
 

@@ -1,6 +1,7 @@
 # Granary: the two commands every landing keeps working.
-#   make test  - format check, clippy with -D warnings, every test of every crate
-#   make run   - (once the server crate lands) build and start the server on ./data
+#   make test  - format check, clippy with -D warnings, every test of every crate, and the
+#                PostgreSQL client tests (psycopg, asyncpg, node-postgres, pgjdbc)
+#   make run   - build and start the server on ./data
 SHELL := /bin/bash
 CARGO ?= cargo
 # Two cores on the development and CI machines.
@@ -10,10 +11,12 @@ export CARGO_BUILD_JOBS ?= 2
 VENV := .venv
 CHDB_VERSION := 4.4.0
 CHDB_STAMP := $(VENV)/.chdb-$(CHDB_VERSION)
+# PostgreSQL clients for the client tests (server/tests/clients): psycopg 3, asyncpg, pytest.
+CLIENTS_STAMP := $(VENV)/.clients-1
 
-.PHONY: test fmt-check clippy unit-tests bench run
+.PHONY: test fmt-check clippy unit-tests client-tests bench run
 
-test: fmt-check clippy unit-tests
+test: fmt-check clippy unit-tests client-tests
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -27,6 +30,15 @@ unit-tests: $(CHDB_STAMP)
 $(CHDB_STAMP):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check chdb==$(CHDB_VERSION)
+	touch $@
+
+# psycopg, asyncpg, node-postgres and pgjdbc against a server started for them (needs Node and
+# Maven; npm and Maven fetch the client libraries on first use).
+client-tests: $(CLIENTS_STAMP)
+	GRANARY_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python server/tests/clients/run.sh
+
+$(CLIENTS_STAMP): $(CHDB_STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'psycopg[binary]==3.3.9' asyncpg==0.32.0 pytest==9.2.0
 	touch $@
 
 # Criterion benchmarks (codec, part layer, embedded database); numbers land in target/criterion.

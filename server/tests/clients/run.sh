@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The client tests: psycopg 3 and asyncpg (pytest), node-postgres and pg-cursor (node --test) and
+# pgjdbc (JUnit 5 through Maven) against a granary-server started here on a free port with a fresh
+# data directory, stopped at the end. `make test` runs this after installing the Python packages.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../../.." && pwd)"
+python="${GRANARY_TEST_PYTHON:-$root/.venv/bin/python}"
+
+cargo build --locked --quiet -p granary-server
+work="$(mktemp -d)"
+log="$work/server.log"
+GRANARY_LOG=info "$root/target/debug/granary-server" --data-dir "$work/data" --pg-addr 127.0.0.1:0 2>"$log" &
+server=$!
+stop() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap stop EXIT
+
+port=""
+for _ in $(seq 1 200); do
+  port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)"
+  [ -n "$port" ] && break
+  kill -0 "$server" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$port" ]; then
+  echo "granary-server did not start:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+export GRANARY_PG_PORT="$port"
+echo "client tests against granary-server on 127.0.0.1:$port"
+
+echo "== psycopg, asyncpg"
+"$python" -m pytest -q -p no:cacheprovider "$root/server/tests/clients/python"
+
+echo "== node-postgres, pg-cursor"
+(cd "$root/server/tests/clients/node" && npm ci --silent --no-audit --no-fund && node --test)
+
+echo "== pgjdbc"
+mvn -q -B -Dstyle.color=never -f "$root/jdbc-tests/pom.xml" test -Dgranary.pg.port="$port"
+
+kill -0 "$server" || { echo "granary-server died during the client tests" >&2; cat "$log" >&2; exit 1; }

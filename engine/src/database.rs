@@ -326,6 +326,65 @@ impl Session {
         })
     }
 
+    /// Runs a query on PostgreSQL's catalogs (see [`crate::postgres`]) in PostgreSQL's dialect,
+    /// its `$n` taking the values of `parameters`; `version` is what `version()` answers.
+    pub async fn execute_postgres(
+        &self,
+        sql: &str,
+        version: &str,
+        parameters: &[Parameter],
+    ) -> Result<QueryResult> {
+        let (state, plan) =
+            crate::postgres::plan(&self.database.catalog, &self.current_database, version, sql)
+                .await?;
+        let plan = crate::postgres::bind(plan, parameters)?;
+        let stream = DataFrame::new(state, plan)
+            .execute_stream()
+            .await
+            .map_err(table_errors)?;
+        let schema = crate::postgres::result_schema(&stream.schema());
+        let described = Arc::clone(&schema);
+        let stream = Box::pin(RecordBatchStreamAdapter::new(
+            schema,
+            stream.map(move |batch| {
+                batch.and_then(|batch| {
+                    Ok(RecordBatch::try_new(
+                        Arc::clone(&described),
+                        batch.columns().to_vec(),
+                    )?)
+                })
+            }),
+        ));
+        Ok(QueryResult::streaming(
+            stream,
+            Arc::new(QueryStats::default()),
+        ))
+    }
+
+    /// What a query on PostgreSQL's catalogs takes and returns, without running it.
+    pub async fn prepare_postgres(&self, sql: &str, version: &str) -> Result<Prepared> {
+        let (state, plan) =
+            crate::postgres::plan(&self.database.catalog, &self.current_database, version, sql)
+                .await?;
+        let parameters = crate::postgres::parameter_types(&plan)?;
+        let typed: Vec<Parameter> = parameters
+            .iter()
+            .map(|data_type| Parameter {
+                value: None,
+                data_type: data_type.clone().unwrap_or(DataType::String),
+            })
+            .collect();
+        let plan = crate::postgres::bind(plan, &typed)?;
+        let physical = state
+            .create_physical_plan(&plan)
+            .await
+            .map_err(table_errors)?;
+        Ok(Prepared {
+            parameters,
+            columns: Some(crate::postgres::result_schema(&physical.schema())),
+        })
+    }
+
     async fn run(&mut self, statement: Statement) -> Result<QueryResult> {
         let catalog = Arc::clone(&self.database.catalog);
         match statement {

@@ -22,6 +22,7 @@ mod database;
 mod error;
 pub mod exec;
 pub mod functions;
+pub mod postgres;
 pub mod sql;
 pub mod storage;
 

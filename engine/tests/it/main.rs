@@ -8,4 +8,5 @@ mod dedup;
 mod merges;
 mod parameters;
 mod parts;
+mod postgres;
 mod table;

@@ -154,6 +154,20 @@ impl Handler {
                 };
                 (prepared.parameters, columns)
             }
+            StatementKind::Catalog(sql) => {
+                let prepared = connection
+                    .session
+                    .prepare_postgres(sql, &super::version_text())
+                    .await
+                    .map_err(|e| engine_error(&e))?;
+                let columns = match prepared.columns {
+                    Some(schema) => Some(Arc::new(
+                        rows::columns(&schema).map_err(|e| engine_error(&e))?,
+                    )),
+                    None => None,
+                };
+                (prepared.parameters, columns)
+            }
             StatementKind::Show(setting) => {
                 (Vec::new(), Some(Arc::new(vec![rows::text_column(setting)])))
             }
@@ -388,11 +402,18 @@ impl Handler {
                         .await?;
                     return Ok(());
                 }
-                StatementKind::Engine(sql) => {
-                    let result = connection
-                        .session
-                        .execute_with(sql, &portal.parameters)
-                        .await;
+                StatementKind::Engine(sql) | StatementKind::Catalog(sql) => {
+                    let result = if matches!(statement.kind, StatementKind::Catalog(_)) {
+                        connection
+                            .session
+                            .execute_postgres(sql, &super::version_text(), &portal.parameters)
+                            .await
+                    } else {
+                        connection
+                            .session
+                            .execute_with(sql, &portal.parameters)
+                            .await
+                    };
                     let result = match result {
                         Ok(result) => result,
                         Err(e) => {

@@ -97,6 +97,11 @@ fn server_version() -> String {
     format!("{PG_VERSION} (Granary {})", env!("CARGO_PKG_VERSION"))
 }
 
+/// What `version()` answers in catalog queries.
+fn version_text() -> String {
+    format!("PostgreSQL {}", server_version())
+}
+
 fn server_parameters() -> DefaultServerParameterProvider {
     let mut parameters = DefaultServerParameterProvider::default();
     parameters.server_version = server_version();
@@ -231,6 +236,16 @@ impl Handler {
                 Ok(result) => respond(&sql, result)?,
                 Err(error) => Response::Error(Box::new(errors::error_info(&error))),
             },
+            StatementKind::Catalog(sql) => {
+                match connection
+                    .session
+                    .execute_postgres(&sql, &version_text(), &[])
+                    .await
+                {
+                    Ok(result) => respond(&sql, result)?,
+                    Err(error) => Response::Error(Box::new(errors::error_info(&error))),
+                }
+            }
         })
     }
 }
@@ -248,6 +263,9 @@ enum StatementKind {
     Set,
     /// `SHOW` of a PostgreSQL setting: its name.
     Show(String),
+    /// A query on PostgreSQL's catalogs (`pg_catalog`, `information_schema`), in PostgreSQL's
+    /// dialect.
+    Catalog(String),
     /// Anything else: the engine's.
     Engine(String),
 }
@@ -285,6 +303,9 @@ fn classify(sql: &str, settings: &settings::PgSettings) -> PgWireResult<Statemen
     Ok(match settings.clone().handle(&statement) {
         Some(Ok(settings::Request::Show(name, _))) => StatementKind::Show(name),
         Some(_) => StatementKind::Set,
+        None if granary_engine::postgres::is_catalog_query(&statement) => {
+            StatementKind::Catalog(statement)
+        }
         None => StatementKind::Engine(statement),
     })
 }

@@ -1,22 +1,9 @@
-//! ClickHouse types as PostgreSQL types, and values in PostgreSQL's text format.
-//!
-//! | ClickHouse | PostgreSQL |
-//! |---|---|
-//! | Int8, UInt8, Int16 | int2 |
-//! | UInt16, Int32 | int4 |
-//! | UInt32, Int64 | int8 |
-//! | UInt64, (U)Int128/256, Decimal | numeric (so every value round-trips) |
-//! | Float32, Float64 | float4, float8 (`Infinity`, `NaN` spelled as PostgreSQL does) |
-//! | Bool | bool (`t`/`f`) |
-//! | String, FixedString, Enum, IPv4/6, Array, Tuple, Map | text (ClickHouse's text form) |
-//! | UUID | uuid |
-//! | Date, Date32 | date |
-//! | DateTime, DateTime64 | timestamp (the wall clock in the column's zone) |
-//!
-//! Nullable and LowCardinality are their inner type. Binary results arrive with the extended
-//! protocol.
+//! ClickHouse types as PostgreSQL types (the mapping is the engine's, shared with its catalogs:
+//! `granary_engine::postgres::types`), values in PostgreSQL's text format, and the ClickHouse type
+//! of a parameter whose place implies none.
 
 use arrow_array::Array;
+use granary_engine::postgres;
 use granary_protocol::text::{TextStyle, value_to_string};
 use granary_protocol::types::DataType;
 use pgwire::api::Type;
@@ -27,56 +14,19 @@ const STYLE: TextStyle = TextStyle {
     escape_top_level: false,
 };
 
-/// The PostgreSQL type of a ClickHouse type.
+/// The PostgreSQL type of a ClickHouse type (the table is the engine's: [`postgres::types`]).
 pub fn pg_type(data_type: &DataType) -> Type {
-    match data_type {
-        DataType::Nullable(inner) | DataType::LowCardinality(inner) => pg_type(inner),
-        DataType::Int8 | DataType::UInt8 | DataType::Int16 => Type::INT2,
-        DataType::UInt16 | DataType::Int32 => Type::INT4,
-        DataType::UInt32 | DataType::Int64 => Type::INT8,
-        DataType::UInt64
-        | DataType::Int128
-        | DataType::UInt128
-        | DataType::Int256
-        | DataType::UInt256
-        | DataType::Decimal(..) => Type::NUMERIC,
-        DataType::Float32 => Type::FLOAT4,
-        DataType::Float64 => Type::FLOAT8,
-        DataType::Bool => Type::BOOL,
-        DataType::Uuid => Type::UUID,
-        DataType::Date | DataType::Date32 => Type::DATE,
-        DataType::DateTime(_) | DataType::DateTime64(..) => Type::TIMESTAMP,
-        _ => Type::TEXT,
-    }
+    Type::from_oid(postgres::types::oid(data_type)).unwrap_or(Type::TEXT)
 }
 
 /// `pg_type.typlen` of a type Granary sends: its fixed width, or −1.
 pub fn type_size(pg_type: &Type) -> i16 {
-    match *pg_type {
-        Type::BOOL => 1,
-        Type::INT2 => 2,
-        Type::INT4 | Type::FLOAT4 | Type::DATE => 4,
-        Type::INT8 | Type::FLOAT8 | Type::TIMESTAMP | Type::TIMESTAMPTZ => 8,
-        Type::UUID => 16,
-        _ => -1,
-    }
+    postgres::types::type_size(pg_type.oid())
 }
 
-/// The type modifier (`atttypmod`) of a ClickHouse type: a numeric's precision and scale, a
-/// timestamp's fractional digits; −1 for none.
+/// The type modifier (`atttypmod`) of a ClickHouse type.
 pub fn type_modifier(data_type: &DataType) -> i32 {
-    let numeric = |precision: i32, scale: i32| (precision << 16 | scale) + 4;
-    match data_type {
-        DataType::Nullable(inner) | DataType::LowCardinality(inner) => type_modifier(inner),
-        DataType::UInt64 => numeric(20, 0),
-        DataType::Int128 | DataType::UInt128 => numeric(39, 0),
-        DataType::Int256 => numeric(77, 0),
-        DataType::UInt256 => numeric(78, 0),
-        DataType::Decimal(precision, scale) => numeric(i32::from(*precision), i32::from(*scale)),
-        DataType::DateTime(_) => 0,
-        DataType::DateTime64(precision, _) => i32::from((*precision).min(6)),
-        _ => -1,
-    }
+    postgres::types::type_modifier(data_type)
 }
 
 /// The ClickHouse type a parameter of PostgreSQL type `pg_type` has when its place implies none.

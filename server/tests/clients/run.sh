@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# The client tests: psycopg 3 and asyncpg (pytest), node-postgres and pg-cursor (node --test) and
+# The client tests: psycopg 3, asyncpg and psql (pytest), node-postgres and pg-cursor (node --test) and
 # pgjdbc (JUnit 5 through Maven) against a granary-server started here on a free port with a fresh
 # data directory, stopped at the end. `make test` runs this after installing the Python packages.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 python="${GRANARY_TEST_PYTHON:-$root/.venv/bin/python}"
+
+if ! command -v psql >/dev/null; then
+  # The psql tests need the client only (Debian's postgresql-client).
+  apt_get="apt-get"
+  [ "$(id -u)" -eq 0 ] || apt_get="sudo apt-get"
+  $apt_get install -y -q postgresql-client >/dev/null
+fi
 
 cargo build --locked --quiet -p granary-server
 work="$(mktemp -d)"
@@ -33,7 +40,7 @@ fi
 export GRANARY_PG_PORT="$port"
 echo "client tests against granary-server on 127.0.0.1:$port"
 
-echo "== psycopg, asyncpg"
+echo "== psycopg, asyncpg, psql"
 "$python" -m pytest -q -p no:cacheprovider "$root/server/tests/clients/python"
 
 echo "== node-postgres, pg-cursor"

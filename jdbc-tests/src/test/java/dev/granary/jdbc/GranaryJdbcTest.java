@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigDecimal;
 import java.sql.Connection;
+import java.sql.DatabaseMetaData;
 import java.sql.Date;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -209,6 +210,45 @@ class GranaryJdbcTest {
         assertEquals(new BigDecimal("124750"), rows.getBigDecimal(2));
         assertEquals("row 99", rows.getString(3));
       }
+    }
+  }
+
+  @Test
+  void databaseMetaDataListsTablesColumnsAndSchemas() throws SQLException {
+    try (Connection connection = connect(); Statement statement = connection.createStatement()) {
+      statement.execute(
+          "CREATE TABLE described (id UInt32, name String, score Nullable(Float64))"
+              + " ENGINE = MergeTree ORDER BY id");
+      DatabaseMetaData metadata = connection.getMetaData();
+      try (ResultSet tables = metadata.getTables(null, DATABASE, "described", new String[] {"TABLE"})) {
+        assertTrue(tables.next());
+        assertEquals(DATABASE, tables.getString("TABLE_SCHEM"));
+        assertEquals("described", tables.getString("TABLE_NAME"));
+        assertEquals("TABLE", tables.getString("TABLE_TYPE"));
+        assertFalse(tables.next());
+      }
+      try (ResultSet columns = metadata.getColumns(null, DATABASE, "described", null)) {
+        assertTrue(columns.next());
+        assertEquals("id", columns.getString("COLUMN_NAME"));
+        assertEquals(Types.BIGINT, columns.getInt("DATA_TYPE"));
+        assertEquals(DatabaseMetaData.columnNoNulls, columns.getInt("NULLABLE"));
+        assertTrue(columns.next());
+        assertEquals("name", columns.getString("COLUMN_NAME"));
+        assertEquals(Types.VARCHAR, columns.getInt("DATA_TYPE"));
+        assertTrue(columns.next());
+        assertEquals("score", columns.getString("COLUMN_NAME"));
+        assertEquals(Types.DOUBLE, columns.getInt("DATA_TYPE"));
+        assertEquals(DatabaseMetaData.columnNullable, columns.getInt("NULLABLE"));
+        assertEquals(3, columns.getInt("ORDINAL_POSITION"));
+        assertFalse(columns.next());
+      }
+      boolean found = false;
+      try (ResultSet schemas = metadata.getSchemas()) {
+        while (schemas.next()) {
+          found |= DATABASE.equals(schemas.getString("TABLE_SCHEM"));
+        }
+      }
+      assertTrue(found, "the database is a schema");
     }
   }
 }

@@ -1,0 +1,446 @@
+//! PostgreSQL's catalogs for PostgreSQL clients: psql's `\dt`, `\l`, `\dn`, pgjdbc's
+//! `DatabaseMetaData` and drivers' type lookups query `pg_catalog` and `information_schema` in
+//! PostgreSQL's own dialect. Such queries are parsed as PostgreSQL (`~` regex operators,
+//! `E'...'` strings, `OPERATOR(pg_catalog.~)`, `COLLATE`), lightly rewritten into what DataFusion
+//! plans, and run with PostgreSQL's semantics against relations made from Granary's catalog
+//! ([`tables`]) and the catalog functions ([`functions`]).
+
+pub mod functions;
+pub mod tables;
+pub mod types;
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use arrow_schema::{Field, Schema, SchemaRef};
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionConfig;
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, CaseWhen, CastKind, DataType as SqlType, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident, ObjectName,
+    Query, SelectItem, SetExpr, Statement, TableFactor, Value, visit_expressions,
+    visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use granary_protocol::ErrorCode;
+use granary_protocol::types::field_for;
+
+use crate::functions::type_name::clickhouse_type;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+
+/// The DataFusion catalog the PostgreSQL schemas live in.
+const CATALOG_NAME: &str = "postgres";
+
+/// Whether `sql` reads PostgreSQL's catalogs: it names `pg_catalog`, `information_schema`, or
+/// a relation or function whose name starts with `pg_`. (A Granary table named `pg_...` is
+/// therefore reached over the PostgreSQL protocol only qualified by its database.)
+pub fn is_catalog_query(sql: &str) -> bool {
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+        return false;
+    };
+    tokens.iter().any(|token| match token {
+        Token::Word(word) => {
+            let name = word.value.to_ascii_lowercase();
+            name == "pg_catalog" || name == "information_schema" || name.starts_with("pg_")
+        }
+        _ => false,
+    })
+}
+
+/// The state catalog queries of a session run in: the PostgreSQL schemas of `catalog` now,
+/// `pg_catalog` first on the search path, and the catalog functions for `current` (the
+/// session's database).
+fn state(catalog: &Catalog, current: &str, version: &str) -> Result<SessionState> {
+    let config = SessionConfig::new()
+        .with_default_catalog_and_schema(CATALOG_NAME, "pg_catalog")
+        .with_information_schema(false);
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    let schemas = MemoryCatalogProvider::new();
+    schemas.register_schema("pg_catalog", tables::pg_catalog(catalog)?)?;
+    schemas.register_schema(
+        "information_schema",
+        tables::information_schema(catalog, current)?,
+    )?;
+    state
+        .catalog_list()
+        .register_catalog(CATALOG_NAME.to_string(), Arc::new(schemas));
+    let visible: HashSet<u32> = catalog
+        .tables(current)
+        .unwrap_or_default()
+        .iter()
+        .map(|table| tables::table_oid(current, &table.name))
+        .collect();
+    let facts = functions::SessionFacts {
+        database: current.to_string(),
+        visible,
+        version: version.to_string(),
+        relations: tables::relation_oids(catalog, current)?,
+        namespaces: tables::namespace_oids(catalog)?,
+    };
+    for function in functions::functions(&facts) {
+        datafusion::execution::FunctionRegistry::register_udf(&mut state, Arc::new(function))?;
+    }
+    Ok(state)
+}
+
+/// `OPERATOR(pg_catalog.~)` and friends as the plain operators.
+fn plain_operator(parts: &[String]) -> Option<BinaryOperator> {
+    Some(match parts.last()?.as_str() {
+        "~" => BinaryOperator::PGRegexMatch,
+        "~*" => BinaryOperator::PGRegexIMatch,
+        "!~" => BinaryOperator::PGRegexNotMatch,
+        "!~*" => BinaryOperator::PGRegexNotIMatch,
+        "=" => BinaryOperator::Eq,
+        "<>" => BinaryOperator::NotEq,
+        _ => return None,
+    })
+}
+
+/// What DataFusion does not plan as PostgreSQL writes it: qualified operators, `COLLATE`, and
+/// functions qualified with `pg_catalog.`.
+fn rewrite(statement: &mut Statement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        match expr {
+            Expr::BinaryOp { op, .. } => {
+                if let BinaryOperator::PGCustomBinaryOperator(parts) = op
+                    && let Some(plain) = plain_operator(parts)
+                {
+                    *op = plain;
+                }
+            }
+            Expr::Cast {
+                expr: operand,
+                data_type,
+                ..
+            } => {
+                if let Some(replacement) = cast(operand, data_type) {
+                    *expr = replacement;
+                }
+            }
+            Expr::Subquery(query) => {
+                aggregate_scalar_subquery(query);
+                if let Some(guard) = outer_conditions(query) {
+                    let subquery = std::mem::replace(expr, Expr::value(Value::Null));
+                    *expr = Expr::Case {
+                        case_token: AttachedToken::empty(),
+                        end_token: AttachedToken::empty(),
+                        operand: None,
+                        conditions: vec![CaseWhen {
+                            condition: guard,
+                            result: subquery,
+                        }],
+                        else_result: None,
+                    };
+                }
+            }
+            Expr::Collate { expr: inner, .. } => {
+                *expr = std::mem::replace(
+                    inner.as_mut(),
+                    Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
+                );
+            }
+            Expr::Function(function) => {
+                let parts = &function.name.0;
+                if parts.len() == 2
+                    && parts[0]
+                        .as_ident()
+                        .is_some_and(|ident| ident.value.eq_ignore_ascii_case("pg_catalog"))
+                {
+                    function.name = ObjectName(vec![parts[1].clone()]);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// Aggregate functions a scalar subquery's item may already be.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "max",
+    "min",
+    "sum",
+    "avg",
+    "string_agg",
+    "array_agg",
+    "bool_and",
+    "bool_or",
+];
+
+/// `(SELECT x FROM ... WHERE <correlated>)` as `(SELECT max(x) ...)`: DataFusion runs correlated
+/// scalar subqueries only when aggregated, and the catalog's subqueries find at most one row, so
+/// the maximum is that row's value (or NULL, as without a row).
+fn aggregate_scalar_subquery(query: &mut Query) {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let grouped = match &select.group_by {
+        GroupByExpr::Expressions(expressions, _) => !expressions.is_empty(),
+        GroupByExpr::All(_) => true,
+    };
+    if grouped || select.projection.len() != 1 {
+        return;
+    }
+    let item = match &mut select.projection[0] {
+        SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => expr,
+        _ => return,
+    };
+    if let Expr::Function(function) = item
+        && function
+            .name
+            .0
+            .last()
+            .and_then(|part| part.as_ident())
+            .is_some_and(|ident| AGGREGATES.contains(&ident.value.to_ascii_lowercase().as_str()))
+    {
+        return;
+    }
+    let inner = std::mem::replace(item, Expr::value(Value::Null));
+    *item = call("max", inner);
+}
+
+/// The conditions of a subquery's WHERE that only read the outer query's columns (qualified by
+/// names the subquery's FROM does not define), taken out of it: `(SELECT ... WHERE d.x = a.x AND
+/// a.flag)` is `CASE WHEN a.flag THEN (SELECT ... WHERE d.x = a.x) END`, which DataFusion can
+/// decorrelate.
+fn outer_conditions(query: &mut Query) -> Option<Expr> {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return None;
+    };
+    let inner: Vec<String> = select
+        .from
+        .iter()
+        .flat_map(|from| {
+            std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
+        })
+        .filter_map(|relation| match relation {
+            TableFactor::Table { name, alias, .. } => Some(match alias {
+                Some(alias) => alias.name.value.to_ascii_lowercase(),
+                None => name.0.last()?.as_ident()?.value.to_ascii_lowercase(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let selection = select.selection.take()?;
+    let mut conjuncts = Vec::new();
+    split_conjunction(selection, &mut conjuncts);
+    let (outer, own): (Vec<Expr>, Vec<Expr>) = conjuncts.into_iter().partition(|conjunct| {
+        let mut qualifiers = Vec::new();
+        let mut unqualified = false;
+        let _ = visit_expressions(conjunct, |expr| {
+            match expr {
+                Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                    qualifiers.push(parts[parts.len() - 2].value.to_ascii_lowercase());
+                }
+                Expr::Identifier(_) => unqualified = true,
+                _ => {}
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        !unqualified && !qualifiers.is_empty() && qualifiers.iter().all(|q| !inner.contains(q))
+    });
+    select.selection = own.into_iter().reduce(|left, right| Expr::BinaryOp {
+        left: Box::new(left),
+        op: BinaryOperator::And,
+        right: Box::new(right),
+    });
+    outer.into_iter().reduce(|left, right| Expr::BinaryOp {
+        left: Box::new(left),
+        op: BinaryOperator::And,
+        right: Box::new(right),
+    })
+}
+
+fn split_conjunction(expr: Expr, out: &mut Vec<Expr>) {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            split_conjunction(*left, out);
+            split_conjunction(*right, out);
+        }
+        Expr::Nested(inner) => split_conjunction(*inner, out),
+        other => out.push(other),
+    }
+}
+
+/// `name(argument)`.
+fn call(name: &str, argument: Expr) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))],
+            clauses: Vec::new(),
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    })
+}
+
+/// A cast to a PostgreSQL type DataFusion does not know (`::regclass`, `::oid`,
+/// `::pg_catalog.text`): a catalog function or a cast to the DataFusion type it stands for.
+fn cast(operand: &Expr, data_type: &SqlType) -> Option<Expr> {
+    let name = match data_type {
+        SqlType::Regclass => "regclass".to_string(),
+        SqlType::Custom(name, _) => name.0.last()?.as_ident()?.value.to_ascii_lowercase(),
+        _ => return None,
+    };
+    let target = match name.as_str() {
+        "regclass" | "regtype" | "regnamespace" | "regproc" | "regprocedure" => {
+            let function = format!("pg_{}", name.trim_end_matches("edure"));
+            return Some(call(&function, operand.clone()));
+        }
+        "oid" | "regrole" | "xid" => SqlType::IntUnsigned(None),
+        "text" | "name" | "varchar" | "bpchar" | "char" => SqlType::Text,
+        "int2" => SqlType::SmallInt(None),
+        "int4" => SqlType::Int(None),
+        "int8" => SqlType::BigInt(None),
+        "bool" => SqlType::Boolean,
+        _ => return None,
+    };
+    Some(Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(operand.clone()),
+        data_type: target,
+        array: false,
+        format: None,
+    })
+}
+
+/// The result columns of a catalog query as Granary describes values: PostgreSQL's booleans are
+/// `Bool` (a ClickHouse comparison's `Boolean` is a `UInt8`).
+pub fn result_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            if *field.data_type() == arrow_schema::DataType::Boolean {
+                let data_type = granary_protocol::DataType::Bool;
+                let data_type = if field.is_nullable() {
+                    granary_protocol::DataType::Nullable(Box::new(data_type))
+                } else {
+                    data_type
+                };
+                field_for(field.name(), &data_type)
+            } else {
+                field.as_ref().clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// The types DataFusion gives the `$n` of a catalog query (`None` where it gives none).
+pub fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<granary_protocol::DataType>>> {
+    let found = plan.get_parameter_types()?;
+    let count = found
+        .keys()
+        .filter_map(|name| crate::sql::parameters::index(name).ok())
+        .map(|index| index + 1)
+        .max()
+        .unwrap_or(0);
+    let mut types = vec![None; count];
+    for (name, data_type) in found {
+        if let (Ok(index), Some(data_type)) = (crate::sql::parameters::index(&name), data_type) {
+            types[index] = clickhouse_type(&Field::new("", data_type, true))
+                .ok()
+                .map(|data_type| data_type.strip_nullable().clone());
+        }
+    }
+    Ok(types)
+}
+
+/// `plan` with its `$n` replaced by the values of `parameters`, each converted from its text to
+/// the type the plan expects there.
+pub fn bind(plan: LogicalPlan, parameters: &[crate::Parameter]) -> Result<LogicalPlan> {
+    let expected = plan.get_parameter_types()?;
+    if expected.is_empty() && parameters.is_empty() {
+        return Ok(plan);
+    }
+    let values = parameters
+        .iter()
+        .enumerate()
+        .map(|(index, parameter)| {
+            let target = expected
+                .get(&format!("${}", index + 1))
+                .cloned()
+                .flatten()
+                .unwrap_or(arrow_schema::DataType::Utf8);
+            let value = match &parameter.value {
+                Some(text) => ScalarValue::Utf8(Some(text.clone())).cast_to(&target)?,
+                None => ScalarValue::try_from(&target)?,
+            };
+            Ok(value)
+        })
+        .collect::<Result<Vec<ScalarValue>>>()?;
+    Ok(plan.with_param_values(values)?)
+}
+
+/// The plan of one catalog query, and the state to run it in.
+pub async fn plan(
+    catalog: &Catalog,
+    current: &str,
+    version: &str,
+    sql: &str,
+) -> Result<(SessionState, LogicalPlan)> {
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .map_err(|error| Error::query(ErrorCode::SYNTAX_ERROR, error.to_string()))?;
+    let mut statement = match (statements.pop(), statements.is_empty()) {
+        (Some(statement), true) => statement,
+        _ => {
+            return Err(Error::query(
+                ErrorCode::SYNTAX_ERROR,
+                "a catalog query is one statement",
+            ));
+        }
+    };
+    if !matches!(statement, Statement::Query(_)) {
+        return Err(Error::not_implemented(
+            "statements other than queries on PostgreSQL's catalogs",
+        ));
+    }
+    rewrite(&mut statement);
+    let state = state(catalog, current, version)?;
+    let plan = state
+        .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+        .await?;
+    Ok((state, plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_queries_are_recognised_by_their_names() {
+        assert!(is_catalog_query("SELECT * FROM pg_catalog.pg_class"));
+        assert!(is_catalog_query("select relname from PG_CLASS"));
+        assert!(is_catalog_query(
+            "SELECT table_name FROM information_schema.tables"
+        ));
+        assert!(!is_catalog_query("SELECT 'pg_class' FROM numbers(1)"));
+        assert!(!is_catalog_query("SELECT count() FROM hits"));
+    }
+}

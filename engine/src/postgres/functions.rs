@@ -1,0 +1,324 @@
+//! The functions PostgreSQL clients call in their catalog queries (`pg_get_userbyid`,
+//! `pg_table_is_visible`, `format_type`, `current_schemas`, `version`, ...), answered from
+//! Granary's catalog and the session. One closure-backed UDF type serves them all.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BooleanArray, StringArray, UInt32Array};
+use arrow_schema::DataType as ArrowType;
+use datafusion::common::Result as DfResult;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::scalar::ScalarValue;
+
+use super::tables::ROLE;
+use super::types;
+
+type Body = Arc<dyn Fn(&[ArrayRef], usize) -> DfResult<ArrayRef> + Send + Sync>;
+
+/// A catalog function: its name, what it returns and how.
+struct PgFunction {
+    name: &'static str,
+    signature: Signature,
+    returns: ArrowType,
+    body: Body,
+}
+
+impl std::fmt::Debug for PgFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgFunction")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl PartialEq for PgFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for PgFunction {}
+
+impl Hash for PgFunction {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for PgFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[ArrowType]) -> DfResult<ArrowType> {
+        Ok(self.returns.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arrays = args
+            .args
+            .iter()
+            .map(|arg| arg.to_array(args.number_rows))
+            .collect::<DfResult<Vec<_>>>()?;
+        Ok(ColumnarValue::Array((self.body)(
+            &arrays,
+            args.number_rows,
+        )?))
+    }
+}
+
+fn function(
+    name: &'static str,
+    arguments: std::ops::RangeInclusive<usize>,
+    returns: ArrowType,
+    body: impl Fn(&[ArrayRef], usize) -> DfResult<ArrayRef> + Send + Sync + 'static,
+) -> ScalarUDF {
+    let signature = if *arguments.end() == 0 {
+        Signature::nullary(Volatility::Stable)
+    } else {
+        Signature::one_of(
+            arguments
+                .map(datafusion::logical_expr::TypeSignature::Any)
+                .collect(),
+            Volatility::Stable,
+        )
+    };
+    ScalarUDF::new_from_impl(PgFunction {
+        name,
+        signature,
+        returns,
+        body: Arc::new(body),
+    })
+}
+
+/// The same value for every row.
+fn constant(value: ScalarValue, rows: usize) -> DfResult<ArrayRef> {
+    value.to_array_of_size(rows)
+}
+
+/// An argument as OIDs (integers of any width).
+fn oids(array: &ArrayRef) -> DfResult<UInt32Array> {
+    let cast = datafusion::arrow::compute::cast(array, &ArrowType::UInt32)?;
+    Ok(cast
+        .as_any()
+        .downcast_ref::<UInt32Array>()
+        .cloned()
+        .unwrap_or_else(|| UInt32Array::from(vec![None; array.len()])))
+}
+
+/// An argument as integers.
+fn integers(array: &ArrayRef) -> DfResult<arrow_array::Int32Array> {
+    let cast = datafusion::arrow::compute::cast(array, &ArrowType::Int32)?;
+    Ok(cast
+        .as_any()
+        .downcast_ref::<arrow_array::Int32Array>()
+        .cloned()
+        .unwrap_or_else(|| arrow_array::Int32Array::from(vec![None; array.len()])))
+}
+
+/// What the functions know of the session: the current database and the tables in it.
+#[derive(Debug, Clone)]
+pub struct SessionFacts {
+    /// The current database (PostgreSQL's current schema).
+    pub database: String,
+    /// The OIDs of the current database's tables (visible unqualified).
+    pub visible: HashSet<u32>,
+    /// `version()`.
+    pub version: String,
+    /// `regclass` names (`t`, `db.t`, `pg_class`) and their OIDs.
+    pub relations: HashMap<String, u32>,
+    /// Schema OIDs and names.
+    pub namespaces: HashMap<u32, String>,
+}
+
+/// `x::regclass`, `x::regtype`, `x::regnamespace`: a name is looked up (its OID, NULL if none);
+/// an OID is shown as the name it stands for (for `::text`).
+fn registered(
+    name: &'static str,
+    by_name: impl Fn(&str) -> Option<u32> + Send + Sync + 'static,
+    by_oid: impl Fn(u32) -> Option<String> + Send + Sync + 'static,
+) -> ScalarUDF {
+    function(name, 1..=1, ArrowType::Utf8, move |args, _| {
+        let input = &args[0];
+        if matches!(
+            input.data_type(),
+            ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View
+        ) {
+            let texts = datafusion::arrow::compute::cast(input, &ArrowType::Utf8)?;
+            let texts = texts
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .cloned()
+                .unwrap_or_else(|| StringArray::from(vec![None::<String>; input.len()]));
+            let found: StringArray = texts
+                .iter()
+                .map(|text| {
+                    text.and_then(|text| by_name(text.trim_matches('"')))
+                        .map(|oid| oid.to_string())
+                })
+                .collect();
+            return Ok(Arc::new(found));
+        }
+        let found: StringArray = oids(input)?
+            .iter()
+            .map(|oid| oid.map(|oid| by_oid(oid).unwrap_or_else(|| oid.to_string())))
+            .collect();
+        Ok(Arc::new(found))
+    })
+}
+
+/// The catalog functions for a session.
+pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
+    let database = facts.database.clone();
+    let schema = facts.database.clone();
+    let schemas = facts.database.clone();
+    let visible = facts.visible.clone();
+    let version = facts.version.clone();
+    let relations = facts.relations.clone();
+    let relation_names: HashMap<u32, String> = facts
+        .relations
+        .iter()
+        .filter(|(name, _)| !name.contains('.'))
+        .map(|(name, oid)| (*oid, name.clone()))
+        .collect();
+    let namespaces = facts.namespaces.clone();
+    let namespace_names: HashMap<String, u32> = facts
+        .namespaces
+        .iter()
+        .map(|(oid, name)| (name.clone(), *oid))
+        .collect();
+    let text_list = ArrowType::List(Arc::new(arrow_schema::Field::new_list_field(
+        ArrowType::Utf8,
+        true,
+    )));
+    vec![
+        registered(
+            "pg_regclass",
+            move |name| relations.get(name).copied(),
+            move |oid| relation_names.get(&oid).cloned(),
+        ),
+        registered(
+            "pg_regtype",
+            |name| {
+                types::TYPES
+                    .iter()
+                    .find(|t| t.name == name.trim_start_matches("pg_catalog."))
+                    .map(|t| t.oid)
+            },
+            |oid| types::by_oid(oid).map(|t| t.name.to_string()),
+        ),
+        registered(
+            "pg_regnamespace",
+            move |name| namespace_names.get(name).copied(),
+            move |oid| namespaces.get(&oid).cloned(),
+        ),
+        function("pg_regproc", 1..=1, ArrowType::Utf8, |args, _| {
+            let texts = datafusion::arrow::compute::cast(&args[0], &ArrowType::Utf8)?;
+            let texts = texts
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .cloned()
+                .unwrap_or_else(|| StringArray::from(vec![None::<String>; args[0].len()]));
+            Ok(Arc::new(
+                texts
+                    .iter()
+                    .map(|text| text.map(|text| text.trim_start_matches("pg_catalog.").to_string()))
+                    .collect::<StringArray>(),
+            ))
+        }),
+        function("pg_get_userbyid", 1..=1, ArrowType::Utf8, |_, rows| {
+            constant(ScalarValue::Utf8(Some(ROLE.to_string())), rows)
+        }),
+        function(
+            "pg_table_is_visible",
+            1..=1,
+            ArrowType::Boolean,
+            move |args, _| {
+                let oids = oids(&args[0])?;
+                Ok(Arc::new(
+                    oids.iter()
+                        .map(|oid| oid.map(|oid| visible.contains(&oid)))
+                        .collect::<BooleanArray>(),
+                ))
+            },
+        ),
+        function("pg_encoding_to_char", 1..=1, ArrowType::Utf8, |_, rows| {
+            constant(ScalarValue::Utf8(Some("UTF8".to_string())), rows)
+        }),
+        function("format_type", 2..=2, ArrowType::Utf8, |args, _| {
+            let oids = oids(&args[0])?;
+            let modifiers = integers(&args[1])?;
+            Ok(Arc::new(
+                oids.iter()
+                    .zip(modifiers.iter())
+                    .map(|(oid, modifier)| {
+                        oid.and_then(|oid| types::format_type(oid, modifier.unwrap_or(-1)))
+                    })
+                    .collect::<StringArray>(),
+            ))
+        }),
+        function(
+            "current_database",
+            0..=0,
+            ArrowType::Utf8,
+            move |_, rows| constant(ScalarValue::Utf8(Some(database.clone())), rows),
+        ),
+        function("current_schema", 0..=0, ArrowType::Utf8, move |_, rows| {
+            constant(ScalarValue::Utf8(Some(schema.clone())), rows)
+        }),
+        function("current_schemas", 1..=1, text_list, move |_, rows| {
+            let names = [
+                ScalarValue::Utf8(Some("pg_catalog".to_string())),
+                ScalarValue::Utf8(Some(schemas.clone())),
+            ];
+            constant(
+                ScalarValue::List(ScalarValue::new_list_nullable(&names, &ArrowType::Utf8)),
+                rows,
+            )
+        }),
+        function("version", 0..=0, ArrowType::Utf8, move |_, rows| {
+            constant(ScalarValue::Utf8(Some(version.clone())), rows)
+        }),
+        function("pg_get_expr", 2..=3, ArrowType::Utf8, |args, _| {
+            Ok(datafusion::arrow::compute::cast(
+                &args[0],
+                &ArrowType::Utf8,
+            )?)
+        }),
+        function("obj_description", 1..=2, ArrowType::Utf8, |_, rows| {
+            constant(ScalarValue::Utf8(None), rows)
+        }),
+        function("col_description", 2..=2, ArrowType::Utf8, |_, rows| {
+            constant(ScalarValue::Utf8(None), rows)
+        }),
+        function("shobj_description", 2..=2, ArrowType::Utf8, |_, rows| {
+            constant(ScalarValue::Utf8(None), rows)
+        }),
+        function(
+            "has_table_privilege",
+            2..=3,
+            ArrowType::Boolean,
+            |_, rows| constant(ScalarValue::Boolean(Some(true)), rows),
+        ),
+        function(
+            "has_schema_privilege",
+            2..=3,
+            ArrowType::Boolean,
+            |_, rows| constant(ScalarValue::Boolean(Some(true)), rows),
+        ),
+        function(
+            "has_database_privilege",
+            2..=3,
+            ArrowType::Boolean,
+            |_, rows| constant(ScalarValue::Boolean(Some(true)), rows),
+        ),
+    ]
+}

@@ -1,0 +1,726 @@
+//! The `pg_catalog` and `information_schema` relations PostgreSQL clients read, as in-memory
+//! tables made from Granary's catalog when a catalog query is planned: each ClickHouse database
+//! is a schema (`pg_namespace`), each table a relation (`pg_class`) with its columns
+//! (`pg_attribute`, `information_schema.columns`), DEFAULTs (`pg_attrdef`) and comments
+//! (`pg_description`); `pg_type` holds the builtin types Granary uses; relations clients join but
+//! Granary has nothing for (constraints, inheritance, policies...) are present and empty.
+//!
+//! OIDs: builtin objects keep PostgreSQL's; a database's and a table's OID is a hash of its name
+//! (stable across restarts; renaming a table gives it a new OID).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::ArrayRef;
+use arrow_schema::{DataType as ArrowType, Field, Schema};
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::datasource::MemTable;
+use datafusion::scalar::ScalarValue;
+
+use super::types::{self, TYPES};
+use crate::catalog::{Catalog, SYSTEM_DATABASE};
+use crate::error::Result;
+
+/// `pg_catalog`'s OID, as in PostgreSQL.
+pub const PG_CATALOG_OID: u32 = 11;
+/// `information_schema`'s OID.
+pub const INFORMATION_SCHEMA_OID: u32 = 13_000;
+/// The OID of the one role, `default` (PostgreSQL's bootstrap superuser has 10).
+pub const ROLE_OID: u32 = 10;
+/// `pg_class`'s own OID (the `classoid` of descriptions of relations).
+const PG_CLASS_OID: u32 = 1259;
+/// The OIDs of the catalog relations clients name in `'pg_class'::regclass` (PostgreSQL's).
+const CATALOG_RELATIONS: &[(&str, u32)] = &[
+    ("pg_type", 1247),
+    ("pg_attribute", 1249),
+    ("pg_proc", 1255),
+    ("pg_class", PG_CLASS_OID),
+    ("pg_database", 1262),
+    ("pg_namespace", 2615),
+    ("pg_constraint", 2606),
+    ("pg_index", 2610),
+    ("pg_description", 2609),
+    ("pg_attrdef", 2604),
+];
+
+/// `regclass` names and their OIDs: the catalog relations, every table qualified by its database,
+/// and the current database's tables unqualified.
+pub fn relation_oids(catalog: &Catalog, current: &str) -> Result<HashMap<String, u32>> {
+    let mut oids: HashMap<String, u32> = CATALOG_RELATIONS
+        .iter()
+        .flat_map(|(name, oid)| {
+            [
+                (name.to_string(), *oid),
+                (format!("pg_catalog.{name}"), *oid),
+            ]
+        })
+        .collect();
+    for table in table_facts(catalog)? {
+        if table.database == current {
+            oids.insert(table.name.clone(), table.oid);
+        }
+        oids.insert(format!("{}.{}", table.database, table.name), table.oid);
+    }
+    Ok(oids)
+}
+
+/// Every schema's OID and name.
+pub fn namespace_oids(catalog: &Catalog) -> Result<HashMap<u32, String>> {
+    let mut oids: HashMap<u32, String> = catalog
+        .database_names()?
+        .into_iter()
+        .map(|database| (namespace_oid(&database), database))
+        .collect();
+    oids.insert(PG_CATALOG_OID, "pg_catalog".to_string());
+    oids.insert(INFORMATION_SCHEMA_OID, "information_schema".to_string());
+    Ok(oids)
+}
+/// The `heap` access method.
+const HEAP_OID: u32 = 2;
+/// The role clients see as the owner of everything.
+pub const ROLE: &str = "default";
+
+/// The OID of a user object named `name`: 16384 and up, as PostgreSQL numbers user objects.
+pub fn object_oid(name: &str) -> u32 {
+    // FNV-1a: stable across releases and platforms.
+    let hash = name.bytes().fold(0x811c_9dc5u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    16_384 + hash % (i32::MAX as u32 - 16_384)
+}
+
+/// The OID of a database's schema.
+pub fn namespace_oid(database: &str) -> u32 {
+    object_oid(database)
+}
+
+/// The OID of a table.
+pub fn table_oid(database: &str, table: &str) -> u32 {
+    object_oid(&format!("{database}.{table}"))
+}
+
+fn oid(value: u32) -> ScalarValue {
+    ScalarValue::UInt32(Some(value))
+}
+
+fn text(value: &str) -> ScalarValue {
+    ScalarValue::Utf8(Some(value.to_string()))
+}
+
+fn no_text() -> ScalarValue {
+    ScalarValue::Utf8(None)
+}
+
+fn int2(value: i16) -> ScalarValue {
+    ScalarValue::Int16(Some(value))
+}
+
+fn int4(value: i32) -> ScalarValue {
+    ScalarValue::Int32(Some(value))
+}
+
+fn flag(value: bool) -> ScalarValue {
+    ScalarValue::Boolean(Some(value))
+}
+
+/// A column of a catalog relation: its name and the PostgreSQL type of its values.
+type Column = (&'static str, ArrowType);
+
+const OID: ArrowType = ArrowType::UInt32;
+const TEXT: ArrowType = ArrowType::Utf8;
+const INT2: ArrowType = ArrowType::Int16;
+const INT4: ArrowType = ArrowType::Int32;
+const FLOAT4: ArrowType = ArrowType::Float32;
+const BOOL: ArrowType = ArrowType::Boolean;
+
+/// An in-memory relation of `columns` holding `rows`.
+fn relation(columns: &[Column], rows: &[Vec<ScalarValue>]) -> Result<Arc<MemTable>> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, data_type)| Field::new(*name, data_type.clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays = columns
+        .iter()
+        .enumerate()
+        .map(|(index, (_, data_type))| {
+            if rows.is_empty() {
+                return Ok(arrow_array::new_empty_array(data_type));
+            }
+            let values = rows.iter().map(|row| row[index].clone());
+            Ok(ScalarValue::iter_to_array(values)?)
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    let batch = arrow_array::RecordBatch::try_new(Arc::clone(&schema), arrays)?;
+    Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+}
+
+/// A database's tables with what the catalogs say of them.
+struct TableFacts {
+    database: String,
+    name: String,
+    oid: u32,
+    comment: Option<String>,
+    /// Name, ClickHouse type, DEFAULT text, comment.
+    columns: Vec<(
+        String,
+        granary_protocol::DataType,
+        Option<String>,
+        Option<String>,
+    )>,
+}
+
+fn table_facts(catalog: &Catalog) -> Result<Vec<TableFacts>> {
+    let mut facts = Vec::new();
+    for database in catalog.database_names()? {
+        if database == SYSTEM_DATABASE {
+            // ClickHouse's system tables are views of the server, not tables of a schema.
+            continue;
+        }
+        for table in catalog.tables(&database)? {
+            facts.push(TableFacts {
+                oid: table_oid(&database, &table.name),
+                database: database.clone(),
+                name: table.name.clone(),
+                comment: table.definition.comment.clone(),
+                columns: table
+                    .definition
+                    .columns
+                    .iter()
+                    .map(|column| {
+                        (
+                            column.name.clone(),
+                            column.data_type.clone(),
+                            column.default.as_ref().map(ToString::to_string),
+                            column.comment.clone(),
+                        )
+                    })
+                    .collect(),
+            });
+        }
+    }
+    Ok(facts)
+}
+
+/// The `pg_catalog` schema of `catalog` as it is now.
+pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
+    let schema = MemorySchemaProvider::new();
+    let databases = catalog.database_names()?;
+    let tables = table_facts(catalog)?;
+    let register = |name: &str, table: Arc<MemTable>| -> Result<()> {
+        schema.register_table(name.to_string(), table)?;
+        Ok(())
+    };
+
+    let mut namespaces = vec![
+        vec![
+            oid(PG_CATALOG_OID),
+            text("pg_catalog"),
+            oid(ROLE_OID),
+            no_text(),
+        ],
+        vec![
+            oid(INFORMATION_SCHEMA_OID),
+            text("information_schema"),
+            oid(ROLE_OID),
+            no_text(),
+        ],
+    ];
+    namespaces.extend(databases.iter().map(|database| {
+        vec![
+            oid(namespace_oid(database)),
+            text(database),
+            oid(ROLE_OID),
+            no_text(),
+        ]
+    }));
+    register(
+        "pg_namespace",
+        relation(
+            &[
+                ("oid", OID),
+                ("nspname", TEXT),
+                ("nspowner", OID),
+                ("nspacl", TEXT),
+            ],
+            &namespaces,
+        )?,
+    )?;
+
+    let classes: Vec<Vec<ScalarValue>> = tables
+        .iter()
+        .map(|table| {
+            vec![
+                oid(table.oid),
+                text(&table.name),
+                oid(namespace_oid(&table.database)),
+                oid(0),
+                oid(ROLE_OID),
+                oid(HEAP_OID),
+                oid(0),
+                text("r"),
+                text("p"),
+                text("d"),
+                flag(false),
+                int2(0),
+                flag(false),
+                flag(false),
+                flag(false),
+                flag(false),
+                flag(false),
+                oid(0),
+                oid(0),
+                no_text(),
+                int2(i16::try_from(table.columns.len()).unwrap_or(i16::MAX)),
+                ScalarValue::Float32(Some(-1.0)),
+                no_text(),
+                oid(0),
+            ]
+        })
+        .collect();
+    register(
+        "pg_class",
+        relation(
+            &[
+                ("oid", OID),
+                ("relname", TEXT),
+                ("relnamespace", OID),
+                ("reltype", OID),
+                ("relowner", OID),
+                ("relam", OID),
+                ("reltablespace", OID),
+                ("relkind", TEXT),
+                ("relpersistence", TEXT),
+                ("relreplident", TEXT),
+                ("relhasindex", BOOL),
+                ("relchecks", INT2),
+                ("relhasrules", BOOL),
+                ("relhastriggers", BOOL),
+                ("relrowsecurity", BOOL),
+                ("relforcerowsecurity", BOOL),
+                ("relispartition", BOOL),
+                ("reloftype", OID),
+                ("reltoastrelid", OID),
+                ("relpartbound", TEXT),
+                ("relnatts", INT2),
+                ("reltuples", FLOAT4),
+                ("relacl", TEXT),
+                ("relfilenode", OID),
+            ],
+            &classes,
+        )?,
+    )?;
+
+    let mut attributes = Vec::new();
+    let mut defaults = Vec::new();
+    let mut descriptions = Vec::new();
+    for table in &tables {
+        if let Some(comment) = &table.comment {
+            descriptions.push(vec![
+                oid(table.oid),
+                oid(PG_CLASS_OID),
+                int4(0),
+                text(comment),
+            ]);
+        }
+        for (index, (name, data_type, default, comment)) in table.columns.iter().enumerate() {
+            let number = i16::try_from(index + 1).unwrap_or(i16::MAX);
+            let type_oid = types::oid(data_type);
+            attributes.push(vec![
+                oid(table.oid),
+                text(name),
+                oid(type_oid),
+                int2(number),
+                int2(types::type_size(type_oid)),
+                int4(types::type_modifier(data_type)),
+                flag(!data_type.is_nullable()),
+                flag(default.is_some()),
+                flag(false),
+                text(""),
+                text(""),
+                oid(0),
+                int4(0),
+            ]);
+            if let Some(default) = default {
+                defaults.push(vec![
+                    oid(object_oid(&format!(
+                        "{}.{}.{name}",
+                        table.database, table.name
+                    ))),
+                    oid(table.oid),
+                    int2(number),
+                    text(default),
+                ]);
+            }
+            if let Some(comment) = comment {
+                descriptions.push(vec![
+                    oid(table.oid),
+                    oid(PG_CLASS_OID),
+                    int4(i32::from(number)),
+                    text(comment),
+                ]);
+            }
+        }
+    }
+    register(
+        "pg_attribute",
+        relation(
+            &[
+                ("attrelid", OID),
+                ("attname", TEXT),
+                ("atttypid", OID),
+                ("attnum", INT2),
+                ("attlen", INT2),
+                ("atttypmod", INT4),
+                ("attnotnull", BOOL),
+                ("atthasdef", BOOL),
+                ("attisdropped", BOOL),
+                ("attidentity", TEXT),
+                ("attgenerated", TEXT),
+                ("attcollation", OID),
+                ("attndims", INT4),
+            ],
+            &attributes,
+        )?,
+    )?;
+    register(
+        "pg_attrdef",
+        relation(
+            &[
+                ("oid", OID),
+                ("adrelid", OID),
+                ("adnum", INT2),
+                ("adbin", TEXT),
+            ],
+            &defaults,
+        )?,
+    )?;
+    register(
+        "pg_description",
+        relation(
+            &[
+                ("objoid", OID),
+                ("classoid", OID),
+                ("objsubid", INT4),
+                ("description", TEXT),
+            ],
+            &descriptions,
+        )?,
+    )?;
+
+    let database_rows: Vec<Vec<ScalarValue>> = databases
+        .iter()
+        .map(|database| {
+            vec![
+                oid(namespace_oid(database)),
+                text(database),
+                oid(ROLE_OID),
+                int4(6),
+                text("C"),
+                text("C"),
+                no_text(),
+                text("c"),
+                ScalarValue::List(ScalarValue::new_list_nullable(&[], &TEXT)),
+                flag(false),
+                flag(true),
+                int4(-1),
+            ]
+        })
+        .collect();
+    register(
+        "pg_database",
+        relation(
+            &[
+                ("oid", OID),
+                ("datname", TEXT),
+                ("datdba", OID),
+                ("encoding", INT4),
+                ("datcollate", TEXT),
+                ("datctype", TEXT),
+                ("daticulocale", TEXT),
+                ("datlocprovider", TEXT),
+                (
+                    "datacl",
+                    ArrowType::List(Arc::new(Field::new_list_field(TEXT, true))),
+                ),
+                ("datistemplate", BOOL),
+                ("datallowconn", BOOL),
+                ("datconnlimit", INT4),
+            ],
+            &database_rows,
+        )?,
+    )?;
+
+    let type_rows: Vec<Vec<ScalarValue>> = TYPES
+        .iter()
+        .map(|pg_type| {
+            vec![
+                oid(pg_type.oid),
+                text(pg_type.name),
+                oid(PG_CATALOG_OID),
+                oid(ROLE_OID),
+                int2(pg_type.len),
+                text("b"),
+                text(&pg_type.category.to_string()),
+                flag(false),
+                oid(0),
+                int4(-1),
+                oid(0),
+                oid(pg_type.element),
+                oid(pg_type.array),
+                text(if pg_type.element != 0 { "array_in" } else { "" }),
+                oid(0),
+                text(","),
+                int4(0),
+            ]
+        })
+        .collect();
+    register(
+        "pg_type",
+        relation(
+            &[
+                ("oid", OID),
+                ("typname", TEXT),
+                ("typnamespace", OID),
+                ("typowner", OID),
+                ("typlen", INT2),
+                ("typtype", TEXT),
+                ("typcategory", TEXT),
+                ("typnotnull", BOOL),
+                ("typbasetype", OID),
+                ("typtypmod", INT4),
+                ("typrelid", OID),
+                ("typelem", OID),
+                ("typarray", OID),
+                ("typinput", TEXT),
+                ("typcollation", OID),
+                ("typdelim", TEXT),
+                ("typndims", INT4),
+            ],
+            &type_rows,
+        )?,
+    )?;
+
+    register(
+        "pg_am",
+        relation(
+            &[("oid", OID), ("amname", TEXT), ("amtype", TEXT)],
+            &[
+                vec![oid(HEAP_OID), text("heap"), text("t")],
+                vec![oid(403), text("btree"), text("i")],
+            ],
+        )?,
+    )?;
+    let role = vec![
+        oid(ROLE_OID),
+        text(ROLE),
+        flag(true),
+        flag(true),
+        flag(true),
+        flag(true),
+        flag(true),
+        int4(-1),
+    ];
+    register(
+        "pg_roles",
+        relation(
+            &[
+                ("oid", OID),
+                ("rolname", TEXT),
+                ("rolsuper", BOOL),
+                ("rolinherit", BOOL),
+                ("rolcreaterole", BOOL),
+                ("rolcreatedb", BOOL),
+                ("rolcanlogin", BOOL),
+                ("rolconnlimit", INT4),
+            ],
+            &[role],
+        )?,
+    )?;
+    register(
+        "pg_user",
+        relation(
+            &[("usename", TEXT), ("usesysid", OID), ("usesuper", BOOL)],
+            &[vec![text(ROLE), oid(ROLE_OID), flag(true)]],
+        )?,
+    )?;
+    for (name, columns) in EMPTY {
+        register(name, relation(columns, &[])?)?;
+    }
+    Ok(Arc::new(schema))
+}
+
+/// Relations clients join that Granary has nothing for: present, with the columns read, empty.
+const EMPTY: &[(&str, &[Column])] = &[
+    (
+        "pg_index",
+        &[
+            ("indexrelid", OID),
+            ("indrelid", OID),
+            ("indisprimary", BOOL),
+            ("indisunique", BOOL),
+            ("indisclustered", BOOL),
+            ("indisvalid", BOOL),
+            ("indkey", TEXT),
+        ],
+    ),
+    (
+        "pg_constraint",
+        &[
+            ("oid", OID),
+            ("conname", TEXT),
+            ("connamespace", OID),
+            ("contype", TEXT),
+            ("conrelid", OID),
+            ("confrelid", OID),
+            ("conindid", OID),
+            ("conparentid", OID),
+        ],
+    ),
+    (
+        "pg_inherits",
+        &[("inhrelid", OID), ("inhparent", OID), ("inhseqno", INT4)],
+    ),
+    (
+        "pg_collation",
+        &[("oid", OID), ("collname", TEXT), ("collnamespace", OID)],
+    ),
+    (
+        "pg_trigger",
+        &[("oid", OID), ("tgrelid", OID), ("tgname", TEXT)],
+    ),
+    (
+        "pg_rewrite",
+        &[("oid", OID), ("rulename", TEXT), ("ev_class", OID)],
+    ),
+    (
+        "pg_policy",
+        &[("oid", OID), ("polname", TEXT), ("polrelid", OID)],
+    ),
+    (
+        "pg_enum",
+        &[("oid", OID), ("enumtypid", OID), ("enumlabel", TEXT)],
+    ),
+    ("pg_extension", &[("oid", OID), ("extname", TEXT)]),
+    ("pg_tablespace", &[("oid", OID), ("spcname", TEXT)]),
+];
+
+/// The `information_schema` schema of `catalog` as it is now.
+pub fn information_schema(catalog: &Catalog, current: &str) -> Result<Arc<dyn SchemaProvider>> {
+    let schema = MemorySchemaProvider::new();
+    let databases = catalog.database_names()?;
+    let tables = table_facts(catalog)?;
+    let schemata: Vec<Vec<ScalarValue>> = databases
+        .iter()
+        .map(|database| vec![text(current), text(database), text(ROLE)])
+        .collect();
+    schema.register_table(
+        "schemata".to_string(),
+        relation(
+            &[
+                ("catalog_name", TEXT),
+                ("schema_name", TEXT),
+                ("schema_owner", TEXT),
+            ],
+            &schemata,
+        )?,
+    )?;
+    let table_rows: Vec<Vec<ScalarValue>> = tables
+        .iter()
+        .map(|table| {
+            vec![
+                text(current),
+                text(&table.database),
+                text(&table.name),
+                text("BASE TABLE"),
+            ]
+        })
+        .collect();
+    schema.register_table(
+        "tables".to_string(),
+        relation(
+            &[
+                ("table_catalog", TEXT),
+                ("table_schema", TEXT),
+                ("table_name", TEXT),
+                ("table_type", TEXT),
+            ],
+            &table_rows,
+        )?,
+    )?;
+    let mut column_rows = Vec::new();
+    for table in &tables {
+        for (index, (name, data_type, default, _)) in table.columns.iter().enumerate() {
+            let type_oid = types::oid(data_type);
+            let modifier = types::type_modifier(data_type);
+            let (precision, scale) = match (type_oid, modifier) {
+                (types::NUMERIC, modifier) if modifier >= 4 => {
+                    (Some((modifier - 4) >> 16), Some((modifier - 4) & 0xffff))
+                }
+                (types::INT2, _) => (Some(16), Some(0)),
+                (types::INT4, _) => (Some(32), Some(0)),
+                (types::INT8, _) => (Some(64), Some(0)),
+                (types::FLOAT4, _) => (Some(24), None),
+                (types::FLOAT8, _) => (Some(53), None),
+                _ => (None, None),
+            };
+            let datetime_precision = match type_oid {
+                types::TIMESTAMP | types::TIMESTAMPTZ => Some(modifier.max(0)),
+                types::DATE => Some(0),
+                _ => None,
+            };
+            let type_name = types::format_type(type_oid, -1).unwrap_or_default();
+            column_rows.push(vec![
+                text(current),
+                text(&table.database),
+                text(&table.name),
+                text(name),
+                int4(i32::try_from(index + 1).unwrap_or(i32::MAX)),
+                default.as_deref().map_or_else(no_text, text),
+                text(if data_type.is_nullable() { "YES" } else { "NO" }),
+                text(&type_name),
+                ScalarValue::Int32(None),
+                ScalarValue::Int32(precision),
+                ScalarValue::Int32(scale),
+                ScalarValue::Int32(datetime_precision),
+                text(types::by_oid(type_oid).map_or("text", |t| t.name)),
+            ]);
+        }
+    }
+    schema.register_table(
+        "columns".to_string(),
+        relation(
+            &[
+                ("table_catalog", TEXT),
+                ("table_schema", TEXT),
+                ("table_name", TEXT),
+                ("column_name", TEXT),
+                ("ordinal_position", INT4),
+                ("column_default", TEXT),
+                ("is_nullable", TEXT),
+                ("data_type", TEXT),
+                ("character_maximum_length", INT4),
+                ("numeric_precision", INT4),
+                ("numeric_scale", INT4),
+                ("datetime_precision", INT4),
+                ("udt_name", TEXT),
+            ],
+            &column_rows,
+        )?,
+    )?;
+    Ok(Arc::new(schema))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_object_oids_are_stable_and_above_the_builtin_range() {
+        assert_eq!(table_oid("default", "t"), table_oid("default", "t"));
+        assert_ne!(table_oid("default", "t"), table_oid("default", "u"));
+        assert!(namespace_oid("default") >= 16_384);
+        assert!(namespace_oid("default") < i32::MAX as u32);
+    }
+}

@@ -1,0 +1,151 @@
+//! PostgreSQL's catalogs over Granary's: the queries psql and pgjdbc send, in PostgreSQL's
+//! dialect, answered from the tables of the database.
+
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use granary_engine::{Database, DatabaseOptions, Parameter, Session};
+use granary_protocol::DataType;
+
+const VERSION: &str = "PostgreSQL 15.0 (Granary test)";
+
+fn open(path: &std::path::Path) -> Database {
+    Database::open_with(
+        path,
+        DatabaseOptions {
+            background_merges: false,
+            ..DatabaseOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn rows(session: &Session, sql: &str, parameters: &[Parameter]) -> Vec<String> {
+    let batches = session
+        .execute_postgres(sql, VERSION, parameters)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let options = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for batch in batches {
+        let formatters: Vec<ArrayFormatter<'_>> = batch
+            .columns()
+            .iter()
+            .map(|column| ArrayFormatter::try_new(column.as_ref(), &options).unwrap())
+            .collect();
+        for row in 0..batch.num_rows() {
+            let cells: Vec<String> = formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect();
+            out.push(cells.join("|"));
+        }
+    }
+    out
+}
+
+async fn session_with_tables() -> (tempfile::TempDir, Session) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let mut session = db.session();
+    for sql in [
+        "CREATE DATABASE other",
+        "CREATE TABLE t (id UInt64, name String DEFAULT 'x' COMMENT 'who', at DateTime64(3)) ENGINE = MergeTree ORDER BY id",
+        "CREATE TABLE other.u (v Nullable(Int32)) ENGINE = MergeTree ORDER BY tuple()",
+    ] {
+        session.execute(sql).await.unwrap();
+    }
+    (dir, session)
+}
+
+#[tokio::test]
+async fn psql_lists_relations_schemas_and_databases() {
+    let (_dir, session) = session_with_tables().await;
+    // psql 15's \dt, as it sends it.
+    let listed = rows(
+        &session,
+        "SELECT n.nspname as \"Schema\", c.relname as \"Name\",
+           CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' END as \"Type\",
+           pg_catalog.pg_get_userbyid(c.relowner) as \"Owner\"
+         FROM pg_catalog.pg_class c
+              LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
+         WHERE c.relkind IN ('r','p','')
+               AND n.nspname <> 'pg_catalog'
+               AND n.nspname !~ '^pg_toast'
+               AND n.nspname <> 'information_schema'
+           AND pg_catalog.pg_table_is_visible(c.oid)
+         ORDER BY 1,2;",
+        &[],
+    )
+    .await;
+    assert_eq!(listed, ["default|t|table|default"]);
+    // \d t's first step: the relation by a regular expression, OPERATOR() and COLLATE spelled out.
+    let found = rows(
+        &session,
+        "SELECT c.relname FROM pg_catalog.pg_class c
+           LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relname OPERATOR(pg_catalog.~) '^(t)$' COLLATE pg_catalog.default
+           AND pg_catalog.pg_table_is_visible(c.oid)",
+        &[],
+    )
+    .await;
+    assert_eq!(found, ["t"]);
+    let databases = rows(
+        &session,
+        "SELECT d.datname, pg_catalog.pg_encoding_to_char(d.encoding),
+                pg_catalog.array_to_string(d.datacl, E'\\n')
+         FROM pg_catalog.pg_database d WHERE d.datname <> 'system' ORDER BY 1",
+        &[],
+    )
+    .await;
+    assert_eq!(databases, ["default|UTF8|", "other|UTF8|"]);
+}
+
+#[tokio::test]
+async fn columns_types_defaults_and_comments_are_described() {
+    let (_dir, session) = session_with_tables().await;
+    let columns = rows(
+        &session,
+        "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
+           (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true) FROM pg_catalog.pg_attrdef d
+            WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.atthasdef)
+         FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = 't'::regclass AND a.attnum > 0 ORDER BY a.attnum",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        columns,
+        [
+            "id|numeric(20,0)|true|NULL",
+            "name|text|true|'x'",
+            "at|timestamp(3) without time zone|true|NULL"
+        ]
+    );
+    let comments = rows(
+        &session,
+        "SELECT objsubid, description FROM pg_description
+         WHERE objoid = 't'::regclass AND classoid = 'pg_class'::regclass",
+        &[],
+    )
+    .await;
+    assert_eq!(comments, ["2|who"]);
+    let nullable = rows(
+        &session,
+        "SELECT column_name, is_nullable, data_type FROM information_schema.columns
+         WHERE table_schema = $1",
+        &[Parameter {
+            value: Some("other".to_string()),
+            data_type: DataType::String,
+        }],
+    )
+    .await;
+    assert_eq!(nullable, ["v|YES|integer"]);
+    let described = session
+        .prepare_postgres("SELECT relname FROM pg_class WHERE oid = $1", VERSION)
+        .await
+        .unwrap();
+    assert_eq!(described.parameters, [Some(DataType::UInt32)]);
+}

@@ -1,0 +1,67 @@
+"""PostgreSQL's catalogs as clients read them: psql's \\dt, \\dn and \\l (the real psql, its output
+parsed), information_schema through psycopg."""
+import os
+import shutil
+import subprocess
+
+import psycopg
+import pytest
+
+
+@pytest.fixture(scope="module")
+def table(port, database):
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=default dbname={database}", autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE events (id UInt64, name String, at DateTime64(3), score Nullable(Float64))"
+            " ENGINE = MergeTree ORDER BY id"
+        )
+    return "events"
+
+
+def psql(port, database, command):
+    binary = shutil.which("psql")
+    if binary is None:
+        pytest.fail("psql is not installed (server/tests/clients/run.sh installs postgresql-client)")
+    result = subprocess.run(
+        [binary, "-X", "-A", "-F", "|", "-h", "127.0.0.1", "-p", str(port), "-U", "default", "-d", database, "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PGCONNECT_TIMEOUT": "10"},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_psql_lists_the_tables_of_the_current_database(port, database, table):
+    lines = psql(port, database, "\\dt")
+    assert lines[:2] == ["List of relations", "Schema|Name|Type|Owner"]
+    assert f"{database}|{table}|table|default" in lines
+
+
+def test_psql_lists_schemas_and_databases(port, database, table):
+    schemas = psql(port, database, "\\dn")
+    assert f"{database}|default" in schemas
+    assert "default|default" in schemas
+    databases = psql(port, database, "\\l")
+    assert any(line.startswith(f"{database}|default|UTF8|") for line in databases), databases
+
+
+def test_information_schema_describes_columns(port, database, table):
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=default dbname={database}") as conn:
+        rows = conn.execute(
+            "SELECT column_name, data_type, is_nullable, numeric_precision FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (database, table),
+        ).fetchall()
+        assert rows == [
+            ("id", "numeric", "NO", 20),
+            ("name", "text", "NO", None),
+            ("at", "timestamp without time zone", "NO", None),
+            ("score", "double precision", "YES", 53),
+        ]
+        tables = conn.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = %s",
+            (database,),
+        ).fetchall()
+        assert tables == [(table, "BASE TABLE")]

@@ -71,11 +71,12 @@ async fn accept(
     timeout: Duration,
 ) {
     let mut connections = JoinSet::new();
+    let cancels = Arc::new(pg::cancel::Registry::default());
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
-                    let handlers = pg::PgConnection::new(&database);
+                    let handlers = pg::PgConnection::new(&database, &cancels);
                     connections.spawn(async move {
                         if let Err(error) = pg::serve::serve(socket, handlers).await {
                             tracing::debug!(%peer, %error, "connection ended with an error");

@@ -201,3 +201,42 @@ mod rust_decimal_free {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_stops_a_running_query_and_the_session_goes_on() {
+    let server = ServerProcess::start();
+    let client = server.connect("default").await.unwrap();
+    // Long enough to still run when the cancel arrives: ten billion rows.
+    let long = "SELECT sum(number) FROM numbers(10000000000)";
+    for extended in [true, false] {
+        let canceller = client.cancel_token();
+        let cancel = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            canceller.cancel_query(tokio_postgres::NoTls).await.unwrap();
+        });
+        let started = std::time::Instant::now();
+        let error = if extended {
+            client.query(long, &[]).await.unwrap_err()
+        } else {
+            client.simple_query(long).await.unwrap_err()
+        };
+        cancel.await.unwrap();
+        assert_eq!(error.code(), Some(&SqlState::QUERY_CANCELED), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let rows = client.query("SELECT 1 + 1 AS two", &[]).await.unwrap();
+        // UInt8 + UInt8 is a UInt16 in ClickHouse: int4.
+        assert_eq!(rows[0].get::<_, i32>(0), 2);
+    }
+    // Streaming rows are stopped too.
+    let canceller = client.cancel_token();
+    let cancel = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        canceller.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    });
+    let error = client
+        .simple_query("SELECT number FROM numbers(100000000000)")
+        .await
+        .unwrap_err();
+    cancel.await.unwrap();
+    assert_eq!(error.code(), Some(&SqlState::QUERY_CANCELED), "{error}");
+}

@@ -34,6 +34,7 @@ use pgwire::messages::extendedquery::{
     PortalSuspended, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
+use tokio_util::sync::CancellationToken;
 
 use super::errors::{engine_error, error};
 use super::parameters::{Slot, parameter};
@@ -340,6 +341,23 @@ impl Handler {
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
         PgWireError: From<C::Error>,
     {
+        let token = self.running.start();
+        let result = self.execute_portal(client, message, &token).await;
+        self.running.finish();
+        result
+    }
+
+    /// `Execute` of a portal, stopped with 57014 when `token` is cancelled.
+    async fn execute_portal<C>(
+        &self,
+        client: &mut C,
+        message: Execute,
+        token: &CancellationToken,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        PgWireError: From<C::Error>,
+    {
         let mut guard = self.connection.lock().await;
         let connection: &mut Connection = &mut guard;
         let name = name_of(&message.name);
@@ -403,22 +421,28 @@ impl Handler {
                     return Ok(());
                 }
                 StatementKind::Engine(sql) | StatementKind::Catalog(sql) => {
+                    let version = super::version_text();
+                    let session = &mut connection.session;
                     let result = if matches!(statement.kind, StatementKind::Catalog(_)) {
-                        connection
-                            .session
-                            .execute_postgres(sql, &super::version_text(), &portal.parameters)
-                            .await
+                        tokio::select! {
+                            result = session.execute_postgres(sql, &version, &portal.parameters) => Some(result),
+                            () = token.cancelled() => None,
+                        }
                     } else {
-                        connection
-                            .session
-                            .execute_with(sql, &portal.parameters)
-                            .await
+                        tokio::select! {
+                            result = session.execute_with(sql, &portal.parameters) => Some(result),
+                            () = token.cancelled() => None,
+                        }
                     };
                     let result = match result {
-                        Ok(result) => result,
-                        Err(e) => {
+                        Some(Ok(result)) => result,
+                        Some(Err(e)) => {
                             portal.state = PortalState::Done;
                             return Err(engine_error(&e));
+                        }
+                        None => {
+                            portal.state = PortalState::Done;
+                            return Err(super::cancelled());
                         }
                     };
                     if result.schema().fields().is_empty() {
@@ -484,7 +508,14 @@ impl Handler {
                 sent += 1;
                 continue;
             }
-            match streaming.result.next().await {
+            let next = tokio::select! {
+                next = streaming.result.next() => next,
+                () = token.cancelled() => {
+                    portal.state = PortalState::Done;
+                    return Err(super::cancelled());
+                }
+            };
+            match next {
                 Some(Ok(batch)) => {
                     match rows::data_rows(&batch, &streaming.columns, &portal.formats) {
                         Ok(encoded) => streaming.pending.extend(encoded),

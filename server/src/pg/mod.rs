@@ -7,6 +7,7 @@
 //! never held whole.
 
 pub mod binary;
+pub mod cancel;
 pub mod errors;
 pub mod extended;
 pub mod parameters;
@@ -42,11 +43,13 @@ const PG_VERSION: &str = "15.0";
 #[derive(Debug)]
 pub struct PgConnection {
     handler: Arc<Handler>,
+    canceller: Arc<cancel::Canceller>,
 }
 
 impl PgConnection {
-    /// A connection to `database` with a session of its own.
-    pub fn new(database: &Database) -> PgConnection {
+    /// A connection to `database` with a session of its own; `registry` holds every
+    /// connection's cancel key.
+    pub fn new(database: &Database, registry: &Arc<cancel::Registry>) -> PgConnection {
         PgConnection {
             handler: Arc::new(Handler {
                 connection: Mutex::new(Connection {
@@ -54,6 +57,12 @@ impl PgConnection {
                     settings: settings::PgSettings::new(&server_version()),
                     extended: extended::Extended::default(),
                 }),
+                running: Arc::new(cancel::Running::default()),
+                registry: Arc::clone(registry),
+                pid: std::sync::OnceLock::new(),
+            }),
+            canceller: Arc::new(cancel::Canceller {
+                registry: Arc::clone(registry),
             }),
         }
     }
@@ -71,10 +80,32 @@ impl PgWireServerHandlers for PgConnection {
     fn extended_query_handler(&self) -> Arc<impl pgwire::api::query::ExtendedQueryHandler> {
         Arc::clone(&self.handler)
     }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::clone(&self.canceller)
+    }
 }
 
 struct Handler {
     connection: Mutex<Connection>,
+    /// The running query, for cancel requests.
+    running: Arc<cancel::Running>,
+    registry: Arc<cancel::Registry>,
+    /// The process id clients cancel by, once registered at startup.
+    pid: std::sync::OnceLock<i32>,
+}
+
+impl Drop for Handler {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.get() {
+            self.registry.unregister(*pid);
+        }
+    }
+}
+
+/// 57014: what a cancelled query ends with.
+fn cancelled() -> PgWireError {
+    errors::error("57014", "canceling statement due to user request")
 }
 
 /// What one connection holds: the engine session, the PostgreSQL settings kept here, and the
@@ -149,6 +180,12 @@ impl StartupHandler for Handler {
                 ));
             }
         }
+        let (pid, secret) = self.registry.register(Arc::clone(&self.running));
+        if self.pid.set(pid).is_err() {
+            self.registry.unregister(pid);
+        } else {
+            client.set_pid_and_secret_key(pid, pgwire::messages::startup::SecretKey::I32(secret));
+        }
         finish_authentication(client, &server_parameters()).await?;
         tracing::debug!(client = %client.socket_addr(), "connected");
         Ok(())
@@ -201,6 +238,7 @@ impl Handler {
         if *status == TransactionStatus::Error && !matches!(kind, StatementKind::Transaction(_)) {
             return Err(aborted_transaction());
         }
+        let catalog = matches!(kind, StatementKind::Catalog(_));
         Ok(match kind {
             StatementKind::Empty => Response::EmptyQuery,
             StatementKind::Transaction(keyword) => {
@@ -232,18 +270,25 @@ impl Handler {
                     }
                 }
             }
-            StatementKind::Engine(sql) => match connection.session.execute(&sql).await {
-                Ok(result) => respond(&sql, result)?,
-                Err(error) => Response::Error(Box::new(errors::error_info(&error))),
-            },
-            StatementKind::Catalog(sql) => {
-                match connection
-                    .session
-                    .execute_postgres(&sql, &version_text(), &[])
-                    .await
-                {
-                    Ok(result) => respond(&sql, result)?,
-                    Err(error) => Response::Error(Box::new(errors::error_info(&error))),
+            StatementKind::Engine(sql) | StatementKind::Catalog(sql) => {
+                let token = self.running.start();
+                let session = &mut connection.session;
+                let version = version_text();
+                let result = if catalog {
+                    tokio::select! {
+                        result = session.execute_postgres(&sql, &version, &[]) => Some(result),
+                        () = token.cancelled() => None,
+                    }
+                } else {
+                    tokio::select! {
+                        result = session.execute(&sql) => Some(result),
+                        () = token.cancelled() => None,
+                    }
+                };
+                match result {
+                    None => return Err(cancelled()),
+                    Some(Ok(result)) => respond(&sql, result, token)?,
+                    Some(Err(error)) => Response::Error(Box::new(errors::error_info(&error))),
                 }
             }
         })
@@ -439,8 +484,13 @@ fn command_tag(statement: &str, result: &QueryResult) -> Tag {
     }
 }
 
-/// The response to an executed statement: its rows as they stream, or its command tag.
-fn respond(statement: &str, result: QueryResult) -> PgWireResult<Response> {
+/// The response to an executed statement: its rows as they stream (until `token` cancels
+/// them), or its command tag.
+fn respond(
+    statement: &str,
+    result: QueryResult,
+    token: tokio_util::sync::CancellationToken,
+) -> PgWireResult<Response> {
     let schema = result.schema();
     if schema.fields().is_empty() {
         return Ok(Response::Execution(command_tag(statement, &result)));
@@ -460,6 +510,19 @@ fn respond(statement: &str, result: QueryResult) -> PgWireResult<Response> {
             }
         })
         .flat_map(stream::iter);
+    let rows = stream::unfold(
+        (Box::pin(rows), token, false),
+        |(mut rows, token, ended)| async move {
+            if ended {
+                return None;
+            }
+            tokio::select! {
+                biased;
+                () = token.cancelled() => Some((Err(cancelled()), (rows, token, true))),
+                row = rows.next() => row.map(|row| (row, (rows, token, false))),
+            }
+        },
+    );
     Ok(Response::Query(QueryResponse::new(fields, rows)))
 }
 

@@ -1,0 +1,141 @@
+//! Cancel requests: each connection gets a process id and a random secret (sent in
+//! `BackendKeyData`); a `CancelRequest` on another connection carrying both stops the query that
+//! connection is running — while it plans, runs or streams rows — with 57014. A request that
+//! matches nothing is ignored, as in PostgreSQL.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use pgwire::api::cancel::CancelHandler;
+use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::startup::SecretKey;
+use tokio_util::sync::CancellationToken;
+
+/// The running query of one connection, which a cancel request stops.
+#[derive(Debug, Default)]
+pub struct Running {
+    token: Mutex<Option<CancellationToken>>,
+}
+
+impl Running {
+    /// Starts a query: the token that fires if it is cancelled.
+    pub fn start(&self) -> CancellationToken {
+        let token = CancellationToken::new();
+        if let Ok(mut running) = self.token.lock() {
+            *running = Some(token.clone());
+        }
+        token
+    }
+
+    /// Ends the current query: later cancel requests find nothing to stop.
+    pub fn finish(&self) {
+        if let Ok(mut running) = self.token.lock() {
+            *running = None;
+        }
+    }
+
+    fn cancel(&self) {
+        if let Ok(running) = self.token.lock()
+            && let Some(token) = running.as_ref()
+        {
+            token.cancel();
+        }
+    }
+}
+
+/// Every open connection's process id, secret and running query.
+#[derive(Debug, Default)]
+pub struct Registry {
+    next_pid: AtomicI32,
+    connections: Mutex<HashMap<i32, (i32, Arc<Running>)>>,
+}
+
+impl Registry {
+    /// Registers a connection: its process id and secret.
+    pub fn register(&self, running: Arc<Running>) -> (i32, i32) {
+        let pid = 1000 + self.next_pid.fetch_add(1, Ordering::Relaxed);
+        let secret = random_secret();
+        if let Ok(mut connections) = self.connections.lock() {
+            connections.insert(pid, (secret, running));
+        }
+        (pid, secret)
+    }
+
+    /// Forgets a closed connection.
+    pub fn unregister(&self, pid: i32) {
+        if let Ok(mut connections) = self.connections.lock() {
+            connections.remove(&pid);
+        }
+    }
+
+    fn cancel(&self, pid: i32, secret: i32) {
+        let running = self.connections.lock().ok().and_then(|connections| {
+            connections
+                .get(&pid)
+                .filter(|(known, _)| *known == secret)
+                .map(|(_, running)| Arc::clone(running))
+        });
+        if let Some(running) = running {
+            tracing::info!(pid, "cancel request");
+            running.cancel();
+        }
+    }
+}
+
+/// A secret from the operating system's random source (it is what authenticates a cancel).
+fn random_secret() -> i32 {
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No random source: a secret no request can match.
+        return 0;
+    }
+    i32::from_ne_bytes(bytes) | 1
+}
+
+/// pgwire's handler of cancel requests, over the registry.
+#[derive(Debug)]
+pub struct Canceller {
+    pub registry: Arc<Registry>,
+}
+
+#[async_trait]
+impl CancelHandler for Canceller {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        // pgwire reads the key of a cancel connection as bytes (protocol 3.2 allows longer
+        // keys); Granary's keys are the four bytes of an int32.
+        let secret = match &request.secret_key {
+            SecretKey::I32(secret) => Some(*secret),
+            SecretKey::Bytes(bytes) => <[u8; 4]>::try_from(bytes.as_ref())
+                .ok()
+                .map(i32::from_be_bytes),
+        };
+        if let Some(secret) = secret.filter(|secret| *secret != 0) {
+            self.registry.cancel(request.pid, secret);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_right_secret_cancels() {
+        let registry = Registry::default();
+        let running = Arc::new(Running::default());
+        let (pid, secret) = registry.register(Arc::clone(&running));
+        let token = running.start();
+        registry.cancel(pid, secret.wrapping_add(2));
+        assert!(!token.is_cancelled());
+        registry.cancel(pid, secret);
+        assert!(token.is_cancelled());
+        // A finished query is not cancelled by a late request.
+        let next = running.start();
+        running.finish();
+        registry.cancel(pid, secret);
+        assert!(!next.is_cancelled());
+        registry.unregister(pid);
+    }
+}

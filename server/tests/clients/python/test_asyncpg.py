@@ -74,3 +74,15 @@ def test_errors_and_twenty_concurrent_connections(port, database):
         assert totals == [(n - 1) * n // 2 for n in range(1000, 1020)]
 
     run(body())
+
+
+def test_a_timeout_cancels_the_query_on_the_server(port, database):
+    async def body():
+        conn = await connect(port, database)
+        with pytest.raises(asyncio.TimeoutError):
+            await conn.fetchval("SELECT sum(number) FROM numbers(100000000000)", timeout=0.3)
+        # asyncpg sent a cancel request; the connection serves the next query.
+        assert await conn.fetchval("SELECT 40 + 2") == 42
+        await conn.close()
+
+    run(body())

@@ -91,3 +91,21 @@ def test_a_failed_block_refuses_statements_until_rollback(dsn):
             conn.execute("SELECT 1")
         conn.rollback()
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_cancel_stops_a_long_query_and_the_connection_stays(conn):
+    import threading
+    import time
+
+    def cancel_soon():
+        time.sleep(0.3)
+        conn.cancel_safe()
+
+    canceller = threading.Thread(target=cancel_soon)
+    canceller.start()
+    started = time.monotonic()
+    with pytest.raises(errors.QueryCanceled):
+        conn.execute("SELECT sum(number) FROM numbers(100000000000)")
+    canceller.join()
+    assert time.monotonic() - started < 10
+    assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -251,4 +251,33 @@ class GranaryJdbcTest {
       assertTrue(found, "the database is a schema");
     }
   }
+
+  @Test
+  void statementCancelStopsALongQuery() throws Exception {
+    try (Connection connection = connect(); Statement statement = connection.createStatement()) {
+      Thread canceller =
+          new Thread(
+              () -> {
+                try {
+                  Thread.sleep(300);
+                  statement.cancel();
+                } catch (Exception e) {
+                  throw new RuntimeException(e);
+                }
+              });
+      canceller.start();
+      long started = System.nanoTime();
+      SQLException cancelled =
+          assertThrows(
+              SQLException.class,
+              () -> statement.executeQuery("SELECT sum(number) FROM numbers(100000000000)"));
+      canceller.join();
+      assertEquals("57014", cancelled.getSQLState());
+      assertTrue(System.nanoTime() - started < 10_000_000_000L);
+      try (ResultSet rows = statement.executeQuery("SELECT 'still here'")) {
+        assertTrue(rows.next());
+        assertEquals("still here", rows.getString(1));
+      }
+    }
+  }
 }

@@ -49,14 +49,28 @@ pub fn is_catalog_query(sql: &str) -> bool {
     let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
         return false;
     };
-    tokens.iter().any(|token| match token {
-        Token::Word(word) => {
-            let name = word.value.to_ascii_lowercase();
-            name == "pg_catalog" || name == "information_schema" || name.starts_with("pg_")
-        }
-        _ => false,
-    })
+    let words: Vec<String> = tokens
+        .iter()
+        .filter(|token| !matches!(token, Token::Whitespace(_)))
+        .map(|token| match token {
+            Token::Word(word) => word.value.to_ascii_lowercase(),
+            other => other.to_string(),
+        })
+        .collect();
+    let names_catalog = words.iter().any(|word| {
+        word == "pg_catalog" || word == "information_schema" || word.starts_with("pg_")
+    });
+    // `SELECT version()`, `SELECT current_schema()` without a table: the session's PostgreSQL
+    // answers (`version()` names PostgreSQL 15, which clients parse).
+    let session_function = !words.iter().any(|word| word == "from")
+        && words
+            .windows(2)
+            .any(|pair| SESSION_FUNCTIONS.contains(&pair[0].as_str()) && pair[1] == "(");
+    names_catalog || session_function
 }
+
+/// Functions PostgreSQL clients call on their own, answered as PostgreSQL does.
+const SESSION_FUNCTIONS: &[&str] = &["version", "current_schema", "current_schemas"];
 
 /// The state catalog queries of a session run in: the PostgreSQL schemas of `catalog` now,
 /// `pg_catalog` first on the search path, and the catalog functions for `current` (the
@@ -442,5 +456,8 @@ mod tests {
         ));
         assert!(!is_catalog_query("SELECT 'pg_class' FROM numbers(1)"));
         assert!(!is_catalog_query("SELECT count() FROM hits"));
+        assert!(is_catalog_query("select version()"));
+        assert!(!is_catalog_query("SELECT version() FROM hits"));
+        assert!(!is_catalog_query("SELECT 'version' AS version"));
     }
 }

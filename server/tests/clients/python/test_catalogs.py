@@ -65,3 +65,10 @@ def test_information_schema_describes_columns(port, database, table):
             (database,),
         ).fetchall()
         assert tables == [(table, "BASE TABLE")]
+
+
+def test_version_names_postgresql_first(port, database):
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=default dbname={database}") as conn:
+        version = conn.execute("SELECT version()").fetchone()[0]
+        assert version.startswith("PostgreSQL 15.0 (Granary "), version
+        assert conn.execute("SELECT current_schema()").fetchone() == (database,)

@@ -10,3 +10,4 @@ mod parameters;
 mod parts;
 mod postgres;
 mod table;
+mod text;

@@ -1,7 +1,6 @@
 //! Prepared statements: the types of `$n` parameters implied by their places, result columns
 //! known before running, and values substituted as typed literals.
 
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use granary_engine::{Database, DatabaseOptions, Parameter, Session};
 use granary_protocol::{DataType, ErrorCode};
 
@@ -31,23 +30,7 @@ async fn rows(session: &mut Session, sql: &str, parameters: &[Parameter]) -> Vec
         .collect()
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for batch in batches {
-        let formatters: Vec<ArrayFormatter<'_>> = batch
-            .columns()
-            .iter()
-            .map(|column| ArrayFormatter::try_new(column.as_ref(), &options).unwrap())
-            .collect();
-        for row in 0..batch.num_rows() {
-            let cells: Vec<String> = formatters
-                .iter()
-                .map(|f| f.value(row).to_string())
-                .collect();
-            out.push(cells.join("|"));
-        }
-    }
-    out
+    crate::text::lines(&batches)
 }
 
 #[tokio::test]

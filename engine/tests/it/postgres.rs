@@ -1,7 +1,6 @@
 //! PostgreSQL's catalogs over Granary's: the queries psql and pgjdbc send, in PostgreSQL's
 //! dialect, answered from the tables of the database.
 
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use granary_engine::{Database, DatabaseOptions, Parameter, Session};
 use granary_protocol::DataType;
 
@@ -26,23 +25,7 @@ async fn rows(session: &Session, sql: &str, parameters: &[Parameter]) -> Vec<Str
         .collect()
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for batch in batches {
-        let formatters: Vec<ArrayFormatter<'_>> = batch
-            .columns()
-            .iter()
-            .map(|column| ArrayFormatter::try_new(column.as_ref(), &options).unwrap())
-            .collect();
-        for row in 0..batch.num_rows() {
-            let cells: Vec<String> = formatters
-                .iter()
-                .map(|f| f.value(row).to_string())
-                .collect();
-            out.push(cells.join("|"));
-        }
-    }
-    out
+    crate::text::lines(&batches)
 }
 
 async fn session_with_tables() -> (tempfile::TempDir, Session) {

@@ -1,7 +1,6 @@
 //! The embedded database through SQL: catalog, inserts, queries, pruning, FINAL, dedup, system
 //! tables, persistence across reopen.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
@@ -9,16 +8,7 @@ use arrow_schema::{DataType as ArrowType, Field, Schema};
 use granary_engine::{Database, DatabaseOptions, InsertOptions};
 use granary_protocol::ErrorCode;
 
-fn open(path: &Path) -> Database {
-    Database::open_with(
-        path,
-        DatabaseOptions {
-            background_merges: false,
-            ..DatabaseOptions::default()
-        },
-    )
-    .unwrap()
-}
+use crate::support::open;
 
 /// Every row of a query's result as text.
 async fn rows(db: &Database, sql: &str) -> Vec<Vec<String>> {
@@ -29,7 +19,7 @@ async fn rows(db: &Database, sql: &str) -> Vec<Vec<String>> {
         .collect()
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    crate::text::cells(&batches)
+    crate::support::cells(&batches)
 }
 
 async fn run(db: &Database, sql: &str) {

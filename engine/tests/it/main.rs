@@ -9,5 +9,5 @@ mod merges;
 mod parameters;
 mod parts;
 mod postgres;
+mod support;
 mod table;
-mod text;

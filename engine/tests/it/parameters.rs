@@ -1,19 +1,10 @@
 //! Prepared statements: the types of `$n` parameters implied by their places, result columns
 //! known before running, and values substituted as typed literals.
 
-use granary_engine::{Database, DatabaseOptions, Parameter, Session};
+use granary_engine::{Parameter, Session};
 use granary_protocol::{DataType, ErrorCode};
 
-fn open(path: &std::path::Path) -> Database {
-    Database::open_with(
-        path,
-        DatabaseOptions {
-            background_merges: false,
-            ..DatabaseOptions::default()
-        },
-    )
-    .unwrap()
-}
+use crate::support::open;
 
 fn value(text: &str, data_type: DataType) -> Parameter {
     Parameter {
@@ -30,7 +21,7 @@ async fn rows(session: &mut Session, sql: &str, parameters: &[Parameter]) -> Vec
         .collect()
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    crate::text::lines(&batches)
+    crate::support::lines(&batches)
 }
 
 #[tokio::test]

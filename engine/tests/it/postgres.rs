@@ -1,21 +1,12 @@
 //! PostgreSQL's catalogs over Granary's: the queries psql and pgjdbc send, in PostgreSQL's
 //! dialect, answered from the tables of the database.
 
-use granary_engine::{Database, DatabaseOptions, Parameter, Session};
+use granary_engine::{Parameter, Session};
 use granary_protocol::DataType;
 
-const VERSION: &str = "PostgreSQL 15.0 (Granary test)";
+use crate::support::open;
 
-fn open(path: &std::path::Path) -> Database {
-    Database::open_with(
-        path,
-        DatabaseOptions {
-            background_merges: false,
-            ..DatabaseOptions::default()
-        },
-    )
-    .unwrap()
-}
+const VERSION: &str = "PostgreSQL 15.0 (Granary test)";
 
 async fn rows(session: &Session, sql: &str, parameters: &[Parameter]) -> Vec<String> {
     let batches = session
@@ -25,7 +16,7 @@ async fn rows(session: &Session, sql: &str, parameters: &[Parameter]) -> Vec<Str
         .collect()
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    crate::text::lines(&batches)
+    crate::support::lines(&batches)
 }
 
 async fn session_with_tables() -> (tempfile::TempDir, Session) {

@@ -1,7 +1,23 @@
-//! Query results as text, for assertions.
+//! What the integration tests share: a database without background merges (so tests control
+//! when parts merge) and query results as text for assertions.
+
+use std::path::Path;
 
 use arrow_array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use granary_engine::{Database, DatabaseOptions};
+
+/// The database at `path`, merging only when a test says so.
+pub fn open(path: &Path) -> Database {
+    Database::open_with(
+        path,
+        DatabaseOptions {
+            background_merges: false,
+            ..DatabaseOptions::default()
+        },
+    )
+    .unwrap()
+}
 
 /// Every row of `batches` as its cells' text (NULL as `NULL`).
 pub fn cells(batches: &[RecordBatch]) -> Vec<Vec<String>> {

@@ -6,8 +6,10 @@
 //! ([`tables`]) and the catalog functions ([`functions`]).
 
 pub mod functions;
+mod names;
 pub mod tables;
 pub mod types;
+mod unnest;
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -21,12 +23,10 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CaseWhen, CastKind, DataType as SqlType, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident, ObjectName,
-    Query, SelectItem, SetExpr, Statement, TableFactor, Value, visit_expressions,
-    visit_expressions_mut,
+    BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentList, FunctionArguments, GroupByExpr, Ident, ObjectName, Query, SelectItem,
+    SetExpr, Statement, Value, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -129,11 +129,18 @@ fn plain_operator(parts: &[String]) -> Option<BinaryOperator> {
 fn rewrite(statement: &mut Statement) {
     let _ = visit_expressions_mut(statement, |expr| {
         match expr {
-            Expr::BinaryOp { op, .. } => {
+            Expr::BinaryOp { op, left, right } => {
                 if let BinaryOperator::PGCustomBinaryOperator(parts) = op
                     && let Some(plain) = plain_operator(parts)
                 {
                     *op = plain;
+                }
+                if matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq) {
+                    for operand in [left, right] {
+                        if let Some(array) = integer_array_literal(operand) {
+                            **operand = array;
+                        }
+                    }
                 }
             }
             Expr::Cast {
@@ -145,22 +152,7 @@ fn rewrite(statement: &mut Statement) {
                     *expr = replacement;
                 }
             }
-            Expr::Subquery(query) => {
-                aggregate_scalar_subquery(query);
-                if let Some(guard) = outer_conditions(query) {
-                    let subquery = std::mem::replace(expr, Expr::value(Value::Null));
-                    *expr = Expr::Case {
-                        case_token: AttachedToken::empty(),
-                        end_token: AttachedToken::empty(),
-                        operand: None,
-                        conditions: vec![CaseWhen {
-                            condition: guard,
-                            result: subquery,
-                        }],
-                        else_result: None,
-                    };
-                }
-            }
+            Expr::Subquery(query) => aggregate_scalar_subquery(query),
             Expr::Collate { expr: inner, .. } => {
                 *expr = std::mem::replace(
                     inner.as_mut(),
@@ -228,82 +220,44 @@ fn aggregate_scalar_subquery(query: &mut Query) {
     *item = call("max", inner);
 }
 
-/// The conditions of a subquery's WHERE that only read the outer query's columns (qualified by
-/// names the subquery's FROM does not define), taken out of it: `(SELECT ... WHERE d.x = a.x AND
-/// a.flag)` is `CASE WHEN a.flag THEN (SELECT ... WHERE d.x = a.x) END`, which DataFusion can
-/// decorrelate.
-fn outer_conditions(query: &mut Query) -> Option<Expr> {
-    let SetExpr::Select(select) = query.body.as_mut() else {
+/// A comparison operand `'{0}'` (PostgreSQL's text form of an integer array, which takes the
+/// type of the array it is compared with) as `make_array(0)`.
+fn integer_array_literal(operand: &Expr) -> Option<Expr> {
+    let Expr::Value(value) = operand else {
         return None;
     };
-    let inner: Vec<String> = select
-        .from
-        .iter()
-        .flat_map(|from| {
-            std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
+    let Value::SingleQuotedString(text) = &value.value else {
+        return None;
+    };
+    let elements = text.strip_prefix('{')?.strip_suffix('}')?;
+    let elements: Vec<Expr> = elements
+        .split(',')
+        .map(|element| {
+            let element = element.trim();
+            element.parse::<i64>().ok()?;
+            Some(Expr::value(Value::Number(element.to_string(), false)))
         })
-        .filter_map(|relation| match relation {
-            TableFactor::Table { name, alias, .. } => Some(match alias {
-                Some(alias) => alias.name.value.to_ascii_lowercase(),
-                None => name.0.last()?.as_ident()?.value.to_ascii_lowercase(),
-            }),
-            _ => None,
-        })
-        .collect();
-    let selection = select.selection.take()?;
-    let mut conjuncts = Vec::new();
-    split_conjunction(selection, &mut conjuncts);
-    let (outer, own): (Vec<Expr>, Vec<Expr>) = conjuncts.into_iter().partition(|conjunct| {
-        let mut qualifiers = Vec::new();
-        let mut unqualified = false;
-        let _ = visit_expressions(conjunct, |expr| {
-            match expr {
-                Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-                    qualifiers.push(parts[parts.len() - 2].value.to_ascii_lowercase());
-                }
-                Expr::Identifier(_) => unqualified = true,
-                _ => {}
-            }
-            ControlFlow::<()>::Continue(())
-        });
-        !unqualified && !qualifiers.is_empty() && qualifiers.iter().all(|q| !inner.contains(q))
-    });
-    select.selection = own.into_iter().reduce(|left, right| Expr::BinaryOp {
-        left: Box::new(left),
-        op: BinaryOperator::And,
-        right: Box::new(right),
-    });
-    outer.into_iter().reduce(|left, right| Expr::BinaryOp {
-        left: Box::new(left),
-        op: BinaryOperator::And,
-        right: Box::new(right),
-    })
-}
-
-fn split_conjunction(expr: Expr, out: &mut Vec<Expr>) {
-    match expr {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => {
-            split_conjunction(*left, out);
-            split_conjunction(*right, out);
-        }
-        Expr::Nested(inner) => split_conjunction(*inner, out),
-        other => out.push(other),
-    }
+        .collect::<Option<_>>()?;
+    Some(call_with("make_array", elements))
 }
 
 /// `name(argument)`.
 fn call(name: &str, argument: Expr) -> Expr {
+    call_with(name, vec![argument])
+}
+
+/// `name(arguments...)`.
+fn call_with(name: &str, arguments: Vec<Expr>) -> Expr {
     Expr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(FunctionArgumentList {
             duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))],
+            args: arguments
+                .into_iter()
+                .map(|argument| FunctionArg::Unnamed(FunctionArgExpr::Expr(argument)))
+                .collect(),
             clauses: Vec::new(),
         }),
         filter: None,
@@ -344,22 +298,31 @@ fn cast(operand: &Expr, data_type: &SqlType) -> Option<Expr> {
 }
 
 /// The result columns of a catalog query as Granary describes values: PostgreSQL's booleans are
-/// `Bool` (a ClickHouse comparison's `Boolean` is a `UInt8`).
+/// `Bool` (a ClickHouse comparison's `Boolean` is a `UInt8`), a bare NULL is `Nullable(Nothing)`,
+/// and names are PostgreSQL's ([`names`]).
 pub fn result_schema(schema: &SchemaRef) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
         .map(|field| {
-            if *field.data_type() == arrow_schema::DataType::Boolean {
-                let data_type = granary_protocol::DataType::Bool;
-                let data_type = if field.is_nullable() {
-                    granary_protocol::DataType::Nullable(Box::new(data_type))
-                } else {
-                    data_type
-                };
-                field_for(field.name(), &data_type)
-            } else {
-                field.as_ref().clone()
+            let name = names::output_name(field.name());
+            match field.data_type() {
+                arrow_schema::DataType::Boolean => {
+                    let data_type = granary_protocol::DataType::Bool;
+                    let data_type = if field.is_nullable() {
+                        granary_protocol::DataType::Nullable(Box::new(data_type))
+                    } else {
+                        data_type
+                    };
+                    field_for(name, &data_type)
+                }
+                arrow_schema::DataType::Null => field_for(
+                    name,
+                    &granary_protocol::DataType::Nullable(Box::new(
+                        granary_protocol::DataType::Nothing,
+                    )),
+                ),
+                _ => field.as_ref().clone().with_name(name),
             }
         })
         .collect();
@@ -435,6 +398,13 @@ pub async fn plan(
             "statements other than queries on PostgreSQL's catalogs",
         ));
     }
+    let empty: Vec<&str> = tables::empty_relations()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    names::name_columns(&mut statement);
+    unnest::drop_unread_subqueries(&mut statement, &empty);
+    unnest::unnest(&mut statement);
     rewrite(&mut statement);
     let state = state(catalog, current, version)?;
     let plan = state
@@ -446,6 +416,54 @@ pub async fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .pop()
+            .unwrap();
+        unnest::unnest(&mut statement);
+        rewrite(&mut statement);
+        statement.to_string()
+    }
+
+    #[test]
+    fn correlated_subqueries_become_joins_on_the_outer_values_they_read() {
+        let sql = rewritten(
+            "SELECT a.attname, (SELECT c.collname FROM pg_collation c, pg_type t \
+             WHERE c.oid = a.attcollation AND t.oid = a.atttypid \
+             AND a.attcollation <> t.typcollation) FROM pg_attribute a WHERE a.attnum > 0",
+        );
+        assert_eq!(
+            sql,
+            "SELECT a.attname, __s0.v FROM pg_attribute a, (SELECT __d0.k0, __d0.k1, \
+             max(c.collname) AS v FROM (SELECT DISTINCT a.attcollation AS k0, a.atttypid AS k1 \
+             FROM pg_attribute a) AS __d0 LEFT JOIN (pg_collation c CROSS JOIN pg_type t) \
+             ON c.oid = __d0.k0 AND t.oid = __d0.k1 AND __d0.k0 <> t.typcollation \
+             GROUP BY __d0.k0, __d0.k1) AS __s0 WHERE a.attnum > 0 \
+             AND __s0.k0 IS NOT DISTINCT FROM a.attcollation \
+             AND __s0.k1 IS NOT DISTINCT FROM a.atttypid"
+        );
+    }
+
+    #[test]
+    fn array_subqueries_aggregate_in_their_order() {
+        let sql = rewritten(
+            "SELECT array(SELECT rolname FROM pg_roles WHERE oid = any(pol.polroles) \
+             ORDER BY 1) FROM pg_policy pol",
+        );
+        assert!(sql.contains("array_agg(rolname ORDER BY rolname)"), "{sql}");
+        assert!(sql.contains("oid = ANY(__d0.k0)"), "{sql}");
+    }
+
+    #[test]
+    fn uncorrelated_subqueries_stay() {
+        let sql = rewritten("SELECT (SELECT max(oid) FROM pg_class) FROM pg_namespace n");
+        assert_eq!(
+            sql,
+            "SELECT (SELECT max(oid) FROM pg_class) FROM pg_namespace n"
+        );
+    }
 
     #[test]
     fn catalog_queries_are_recognised_by_their_names() {

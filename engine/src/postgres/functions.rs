@@ -302,6 +302,27 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
         function("shobj_description", 2..=2, ArrowType::Utf8, |_, rows| {
             constant(ScalarValue::Utf8(None), rows)
         }),
+        // Definitions of objects Granary has none of (their relations are empty): NULL, as
+        // PostgreSQL answers for an OID that names no such object.
+        function(
+            "pg_get_statisticsobjdef_columns",
+            1..=1,
+            ArrowType::Utf8,
+            |_, rows| constant(ScalarValue::Utf8(None), rows),
+        ),
+        function("pg_get_constraintdef", 1..=2, ArrowType::Utf8, |_, rows| {
+            constant(ScalarValue::Utf8(None), rows)
+        }),
+        function("pg_get_indexdef", 1..=3, ArrowType::Utf8, |_, rows| {
+            constant(ScalarValue::Utf8(None), rows)
+        }),
+        // Granary has no logical replication: no table can be published.
+        function(
+            "pg_relation_is_publishable",
+            1..=1,
+            ArrowType::Boolean,
+            |_, rows| constant(ScalarValue::Boolean(Some(false)), rows),
+        ),
         function(
             "has_table_privilege",
             2..=3,

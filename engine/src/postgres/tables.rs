@@ -133,6 +133,11 @@ const INT4: ArrowType = ArrowType::Int32;
 const FLOAT4: ArrowType = ArrowType::Float32;
 const BOOL: ArrowType = ArrowType::Boolean;
 
+/// `oid[]`.
+fn oid_array() -> ArrowType {
+    ArrowType::List(Arc::new(Field::new_list_field(OID, true)))
+}
+
 /// An in-memory relation of `columns` holding `rows`.
 fn relation(columns: &[Column], rows: &[Vec<ScalarValue>]) -> Result<Arc<MemTable>> {
     let schema = Arc::new(Schema::new(
@@ -545,66 +550,126 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
             &[vec![text(ROLE), oid(ROLE_OID), flag(true)]],
         )?,
     )?;
-    for (name, columns) in EMPTY {
-        register(name, relation(columns, &[])?)?;
+    for (name, columns) in empty_relations() {
+        register(name, relation(&columns, &[])?)?;
     }
     Ok(Arc::new(schema))
 }
 
 /// Relations clients join that Granary has nothing for: present, with the columns read, empty.
-const EMPTY: &[(&str, &[Column])] = &[
-    (
-        "pg_index",
-        &[
-            ("indexrelid", OID),
-            ("indrelid", OID),
-            ("indisprimary", BOOL),
-            ("indisunique", BOOL),
-            ("indisclustered", BOOL),
-            ("indisvalid", BOOL),
-            ("indkey", TEXT),
-        ],
-    ),
-    (
-        "pg_constraint",
-        &[
-            ("oid", OID),
-            ("conname", TEXT),
-            ("connamespace", OID),
-            ("contype", TEXT),
-            ("conrelid", OID),
-            ("confrelid", OID),
-            ("conindid", OID),
-            ("conparentid", OID),
-        ],
-    ),
-    (
-        "pg_inherits",
-        &[("inhrelid", OID), ("inhparent", OID), ("inhseqno", INT4)],
-    ),
-    (
-        "pg_collation",
-        &[("oid", OID), ("collname", TEXT), ("collnamespace", OID)],
-    ),
-    (
-        "pg_trigger",
-        &[("oid", OID), ("tgrelid", OID), ("tgname", TEXT)],
-    ),
-    (
-        "pg_rewrite",
-        &[("oid", OID), ("rulename", TEXT), ("ev_class", OID)],
-    ),
-    (
-        "pg_policy",
-        &[("oid", OID), ("polname", TEXT), ("polrelid", OID)],
-    ),
-    (
-        "pg_enum",
-        &[("oid", OID), ("enumtypid", OID), ("enumlabel", TEXT)],
-    ),
-    ("pg_extension", &[("oid", OID), ("extname", TEXT)]),
-    ("pg_tablespace", &[("oid", OID), ("spcname", TEXT)]),
-];
+pub(super) fn empty_relations() -> Vec<(&'static str, Vec<Column>)> {
+    vec![
+        (
+            "pg_index",
+            vec![
+                ("indexrelid", OID),
+                ("indrelid", OID),
+                ("indisprimary", BOOL),
+                ("indisunique", BOOL),
+                ("indisclustered", BOOL),
+                ("indisvalid", BOOL),
+                ("indkey", TEXT),
+            ],
+        ),
+        (
+            "pg_constraint",
+            vec![
+                ("oid", OID),
+                ("conname", TEXT),
+                ("connamespace", OID),
+                ("contype", TEXT),
+                ("conrelid", OID),
+                ("confrelid", OID),
+                ("conindid", OID),
+                ("conparentid", OID),
+            ],
+        ),
+        (
+            "pg_inherits",
+            vec![
+                ("inhrelid", OID),
+                ("inhparent", OID),
+                ("inhseqno", INT4),
+                ("inhdetachpending", BOOL),
+            ],
+        ),
+        (
+            "pg_collation",
+            vec![("oid", OID), ("collname", TEXT), ("collnamespace", OID)],
+        ),
+        (
+            "pg_trigger",
+            vec![("oid", OID), ("tgrelid", OID), ("tgname", TEXT)],
+        ),
+        (
+            "pg_rewrite",
+            vec![("oid", OID), ("rulename", TEXT), ("ev_class", OID)],
+        ),
+        (
+            "pg_policy",
+            vec![
+                ("oid", OID),
+                ("polname", TEXT),
+                ("polrelid", OID),
+                ("polcmd", TEXT),
+                ("polpermissive", BOOL),
+                ("polroles", oid_array()),
+                ("polqual", TEXT),
+                ("polwithcheck", TEXT),
+            ],
+        ),
+        (
+            "pg_enum",
+            vec![("oid", OID), ("enumtypid", OID), ("enumlabel", TEXT)],
+        ),
+        (
+            "pg_statistic_ext",
+            vec![
+                ("oid", OID),
+                ("stxrelid", OID),
+                ("stxname", TEXT),
+                ("stxnamespace", OID),
+                ("stxowner", OID),
+                ("stxstattarget", INT4),
+                ("stxkeys", TEXT),
+                (
+                    "stxkind",
+                    ArrowType::List(Arc::new(Field::new_list_field(TEXT, true))),
+                ),
+            ],
+        ),
+        (
+            "pg_publication",
+            vec![
+                ("oid", OID),
+                ("pubname", TEXT),
+                ("pubowner", OID),
+                ("puballtables", BOOL),
+                ("pubinsert", BOOL),
+                ("pubupdate", BOOL),
+                ("pubdelete", BOOL),
+                ("pubtruncate", BOOL),
+                ("pubviaroot", BOOL),
+            ],
+        ),
+        (
+            "pg_publication_namespace",
+            vec![("oid", OID), ("pnpubid", OID), ("pnnspid", OID)],
+        ),
+        (
+            "pg_publication_rel",
+            vec![
+                ("oid", OID),
+                ("prpubid", OID),
+                ("prrelid", OID),
+                ("prqual", TEXT),
+                ("prattrs", TEXT),
+            ],
+        ),
+        ("pg_extension", vec![("oid", OID), ("extname", TEXT)]),
+        ("pg_tablespace", vec![("oid", OID), ("spcname", TEXT)]),
+    ]
+}
 
 /// The `information_schema` schema of `catalog` as it is now.
 pub fn information_schema(catalog: &Catalog, current: &str) -> Result<Arc<dyn SchemaProvider>> {

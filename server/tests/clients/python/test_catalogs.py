@@ -1,5 +1,5 @@
 """PostgreSQL's catalogs as clients read them: psql's \\dt, \\dn and \\l (the real psql, its output
-parsed), information_schema through psycopg."""
+parsed), \\d of a table, information_schema through psycopg."""
 import os
 import shutil
 import subprocess
@@ -12,7 +12,7 @@ import pytest
 def table(port, database):
     with psycopg.connect(f"host=127.0.0.1 port={port} user=default dbname={database}", autocommit=True) as conn:
         conn.execute(
-            "CREATE TABLE events (id UInt64, name String, at DateTime64(3), score Nullable(Float64))"
+            "CREATE TABLE events (id UInt64, name String DEFAULT 'anon', at DateTime64(3), score Nullable(Float64))"
             " ENGINE = MergeTree ORDER BY id"
         )
     return "events"
@@ -37,6 +37,25 @@ def test_psql_lists_the_tables_of_the_current_database(port, database, table):
     lines = psql(port, database, "\\dt")
     assert lines[:2] == ["List of relations", "Schema|Name|Type|Owner"]
     assert f"{database}|{table}|table|default" in lines
+
+
+def test_psql_describes_a_table(port, database, table):
+    lines = psql(port, database, f"\\d {table}")
+    assert lines == [
+        f'Table "{database}.{table}"',
+        "Column|Type|Collation|Nullable|Default",
+        "id|numeric(20,0)||not null|",
+        "name|text||not null|'anon'",
+        "at|timestamp(3) without time zone||not null|",
+        "score|double precision|||",
+    ]
+    missing = subprocess.run(
+        ["psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U", "default", "-d", database, "-c", "\\d nosuch"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert 'Did not find any relation named "nosuch".' in missing.stderr
 
 
 def test_psql_lists_schemas_and_databases(port, database, table):

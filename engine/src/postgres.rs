@@ -24,9 +24,9 @@ use datafusion::prelude::SessionConfig;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgumentList, FunctionArguments, GroupByExpr, Ident, ObjectName, Query, SelectItem,
-    SetExpr, Statement, Value, visit_expressions_mut,
+    AccessExpr, BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident, ObjectName,
+    Query, SelectItem, SetExpr, Statement, Value, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -104,6 +104,7 @@ fn state(catalog: &Catalog, current: &str, version: &str) -> Result<SessionState
         version: version.to_string(),
         relations: tables::relation_oids(catalog, current)?,
         namespaces: tables::namespace_oids(catalog)?,
+        indexes: tables::index_definitions(catalog)?,
     };
     for function in functions::functions(&facts) {
         datafusion::execution::FunctionRegistry::register_udf(&mut state, Arc::new(function))?;
@@ -158,6 +159,19 @@ fn rewrite(statement: &mut Statement) {
                     inner.as_mut(),
                     Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
                 );
+            }
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                // `(composite).field` reads a field of a struct.
+                if let [AccessExpr::Dot(Expr::Identifier(field))] = access_chain.as_slice() {
+                    let field = Expr::value(Value::SingleQuotedString(field.value.clone()));
+                    let root = std::mem::replace(root.as_mut(), Expr::value(Value::Null));
+                    *expr = call_with("get_field", vec![root, field]);
+                }
+            }
+            Expr::Function(function) if is_expandarray(function) => {
+                function.name = ObjectName::from(vec![Ident::new("pg_expandarray")]);
+                let call = std::mem::replace(expr, Expr::value(Value::Null));
+                *expr = call_with("unnest", vec![call]);
             }
             Expr::Function(function) => {
                 let parts = &function.name.0;
@@ -239,6 +253,18 @@ fn integer_array_literal(operand: &Expr) -> Option<Expr> {
         })
         .collect::<Option<_>>()?;
     Some(call_with("make_array", elements))
+}
+
+/// `information_schema._pg_expandarray(a)`: the set of `(x, n)`, each element of `a` with its
+/// position; planned as `unnest(pg_expandarray(a))` over a list of such structs, so that
+/// `(information_schema._pg_expandarray(a)).n` reads a field of it.
+fn is_expandarray(function: &Function) -> bool {
+    function
+        .name
+        .0
+        .last()
+        .and_then(|part| part.as_ident())
+        .is_some_and(|ident| ident.value.eq_ignore_ascii_case("_pg_expandarray"))
 }
 
 /// `name(argument)`.

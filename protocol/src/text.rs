@@ -191,7 +191,8 @@ impl Writer<'_> {
         data_type: &DataType,
         nested: bool,
     ) -> Result<()> {
-        if array.is_null(row) {
+        // A NullArray (a bare NULL's column) has no validity bitmap: every value is NULL.
+        if array.is_null(row) || *array.data_type() == arrow_schema::DataType::Null {
             self.out
                 .push_str(if nested { "NULL" } else { self.style.null });
             return Ok(());

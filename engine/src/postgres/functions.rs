@@ -137,6 +137,8 @@ pub struct SessionFacts {
     pub relations: HashMap<String, u32>,
     /// Schema OIDs and names.
     pub namespaces: HashMap<u32, String>,
+    /// Index OIDs, their `CREATE INDEX` statements and key columns.
+    pub indexes: HashMap<u32, (String, Vec<String>)>,
 }
 
 /// `x::regclass`, `x::regtype`, `x::regnamespace`: a name is looked up (its OID, NULL if none);
@@ -175,6 +177,56 @@ fn registered(
     })
 }
 
+/// What `pg_expandarray` returns: a list of `(x, n)`: an element and its position from 1.
+fn expanded_array() -> ArrowType {
+    ArrowType::List(Arc::new(arrow_schema::Field::new_list_field(
+        ArrowType::Struct(expanded_fields()),
+        true,
+    )))
+}
+
+fn expanded_fields() -> arrow_schema::Fields {
+    arrow_schema::Fields::from(vec![
+        arrow_schema::Field::new("x", ArrowType::Int32, true),
+        arrow_schema::Field::new("n", ArrowType::Int32, true),
+    ])
+}
+
+/// Each array of `arrays` (of integers) as its list of `(x, n)`.
+fn expand_arrays(arrays: &ArrayRef) -> DfResult<ArrayRef> {
+    let element = ArrowType::Struct(expanded_fields());
+    let mut values = Vec::with_capacity(arrays.len());
+    let list = datafusion::common::cast::as_list_array(arrays)?;
+    for row in 0..list.len() {
+        if list.is_null(row) {
+            values.push(ScalarValue::try_from(&expanded_array())?);
+            continue;
+        }
+        let elements = integers(&list.value(row))?;
+        let items: Vec<ScalarValue> = elements
+            .iter()
+            .zip(1..)
+            .map(|(x, n)| {
+                ScalarValue::try_from_array(
+                    &arrow_array::StructArray::try_new(
+                        expanded_fields(),
+                        vec![
+                            Arc::new(arrow_array::Int32Array::from(vec![x])),
+                            Arc::new(arrow_array::Int32Array::from(vec![Some(n)])),
+                        ],
+                        None,
+                    )?,
+                    0,
+                )
+            })
+            .collect::<DfResult<_>>()?;
+        values.push(ScalarValue::List(ScalarValue::new_list_nullable(
+            &items, &element,
+        )));
+    }
+    ScalarValue::iter_to_array(values)
+}
+
 /// The catalog functions for a session.
 pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
     let database = facts.database.clone();
@@ -190,6 +242,7 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
         .map(|(name, oid)| (*oid, name.clone()))
         .collect();
     let namespaces = facts.namespaces.clone();
+    let indexes = facts.indexes.clone();
     let namespace_names: HashMap<String, u32> = facts
         .namespaces
         .iter()
@@ -313,8 +366,32 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
         function("pg_get_constraintdef", 1..=2, ArrowType::Utf8, |_, rows| {
             constant(ScalarValue::Utf8(None), rows)
         }),
-        function("pg_get_indexdef", 1..=3, ArrowType::Utf8, |_, rows| {
-            constant(ScalarValue::Utf8(None), rows)
+        function(
+            "pg_get_indexdef",
+            1..=3,
+            ArrowType::Utf8,
+            move |args, rows| {
+                let oids = oids(&args[0])?;
+                let columns = match args.get(1) {
+                    Some(column) => integers(column)?,
+                    None => arrow_array::Int32Array::from(vec![0; rows]),
+                };
+                Ok(Arc::new(
+                    oids.iter()
+                        .zip(columns.iter())
+                        .map(|(oid, column)| {
+                            let (definition, keys) = indexes.get(&oid?)?;
+                            match column.unwrap_or(0) {
+                                0 => Some(definition.clone()),
+                                n => keys.get(usize::try_from(n - 1).ok()?).cloned(),
+                            }
+                        })
+                        .collect::<StringArray>(),
+                ))
+            },
+        ),
+        function("pg_expandarray", 1..=1, expanded_array(), |args, _| {
+            expand_arrays(&args[0])
         }),
         // Granary has no logical replication: no table can be published.
         function(

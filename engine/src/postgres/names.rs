@@ -36,7 +36,7 @@ fn name_items(select: &mut Select) {
     let mut taken: Vec<String> = Vec::new();
     for item in &mut select.projection {
         let name = match item {
-            SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+            SelectItem::ExprWithAlias { alias, .. } => identifier(alias),
             SelectItem::UnnamedExpr(expr) => pg_name(expr),
             _ => continue,
         };
@@ -60,13 +60,21 @@ fn name_items(select: &mut Select) {
     }
 }
 
+/// A name as PostgreSQL folds it: unquoted names are lowercase.
+fn identifier(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_ascii_lowercase(),
+    }
+}
+
 /// PostgreSQL's name for an unnamed select item (its `FigureColname`).
 fn pg_name(expr: &Expr) -> String {
     match expr {
-        Expr::Identifier(ident) => ident.value.clone(),
+        Expr::Identifier(ident) => identifier(ident),
         Expr::CompoundIdentifier(parts) => parts
             .last()
-            .map_or_else(|| "?column?".to_string(), |p| p.value.clone()),
+            .map_or_else(|| "?column?".to_string(), identifier),
         Expr::Function(function) => match &function.args {
             FunctionArguments::Subquery(_)
                 if function.name.to_string().eq_ignore_ascii_case("array") =>
@@ -128,7 +136,7 @@ fn type_name(written: &str) -> String {
 fn subquery_name(query: &Query) -> String {
     match query.body.as_ref() {
         SetExpr::Select(select) => match select.projection.first() {
-            Some(SelectItem::ExprWithAlias { alias, .. }) => alias.value.clone(),
+            Some(SelectItem::ExprWithAlias { alias, .. }) => identifier(alias),
             Some(SelectItem::UnnamedExpr(expr)) => pg_name(expr),
             _ => "?column?".to_string(),
         },

@@ -94,6 +94,46 @@ pub fn namespace_oid(database: &str) -> u32 {
     object_oid(database)
 }
 
+/// The access method of a table's primary key: MergeTree's sparse index (not unique).
+const MERGETREE_AM_OID: u32 = 3;
+
+/// The OID of a table's primary key, shown as an index.
+pub fn index_oid(database: &str, table: &str) -> u32 {
+    object_oid(&format!("{database}.{table} primary key"))
+}
+
+/// The name of a table's primary key index, as PostgreSQL names one.
+pub fn index_name(table: &str) -> String {
+    format!("{table}_pkey")
+}
+
+/// `pg_get_indexdef` of every primary key: the statement that would create it, and its columns.
+pub fn index_definitions(catalog: &Catalog) -> Result<HashMap<u32, (String, Vec<String>)>> {
+    Ok(table_facts(catalog)?
+        .into_iter()
+        .filter(|table| !table.key.is_empty())
+        .map(|table| {
+            let columns: Vec<String> = table
+                .key
+                .iter()
+                .filter_map(|n| table.columns.get(usize::try_from(*n - 1).ok()?))
+                .map(|column| column.0.clone())
+                .collect();
+            let definition = format!(
+                "CREATE INDEX {} ON {}.{} USING mergetree ({})",
+                index_name(&table.name),
+                table.database,
+                table.name,
+                columns.join(", ")
+            );
+            (
+                index_oid(&table.database, &table.name),
+                (definition, columns),
+            )
+        })
+        .collect())
+}
+
 /// The OID of a table.
 pub fn table_oid(database: &str, table: &str) -> u32 {
     object_oid(&format!("{database}.{table}"))
@@ -167,6 +207,8 @@ struct TableFacts {
     name: String,
     oid: u32,
     comment: Option<String>,
+    /// The attribute numbers of the primary key's columns, in key order.
+    key: Vec<i16>,
     /// Name, ClickHouse type, DEFAULT text, comment.
     columns: Vec<(
         String,
@@ -189,6 +231,13 @@ fn table_facts(catalog: &Catalog) -> Result<Vec<TableFacts>> {
                 database: database.clone(),
                 name: table.name.clone(),
                 comment: table.definition.comment.clone(),
+                key: table
+                    .definition
+                    .primary_key_columns()
+                    .iter()
+                    .filter_map(|name| table.definition.column_index(name))
+                    .map(|index| i16::try_from(index + 1).unwrap_or(i16::MAX))
+                    .collect(),
                 columns: table
                     .definition
                     .columns
@@ -253,37 +302,66 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
         )?,
     )?;
 
-    let classes: Vec<Vec<ScalarValue>> = tables
-        .iter()
-        .map(|table| {
-            vec![
+    let class = |oid_value: u32, name: &str, table: &TableFacts, kind: &str, am: u32| {
+        vec![
+            oid(oid_value),
+            text(name),
+            oid(namespace_oid(&table.database)),
+            oid(0),
+            oid(ROLE_OID),
+            oid(am),
+            oid(0),
+            text(kind),
+            text("p"),
+            text("d"),
+            flag(kind == "r" && !table.key.is_empty()),
+            int2(0),
+            flag(false),
+            flag(false),
+            flag(false),
+            flag(false),
+            flag(false),
+            oid(0),
+            oid(0),
+            no_text(),
+            int2(i16::try_from(table.columns.len()).unwrap_or(i16::MAX)),
+            ScalarValue::Float32(Some(-1.0)),
+            no_text(),
+            oid(0),
+        ]
+    };
+    let mut classes = Vec::new();
+    let mut indexes = Vec::new();
+    for table in &tables {
+        classes.push(class(table.oid, &table.name, table, "r", HEAP_OID));
+        if !table.key.is_empty() {
+            let index = index_oid(&table.database, &table.name);
+            classes.push(class(
+                index,
+                &index_name(&table.name),
+                table,
+                "i",
+                MERGETREE_AM_OID,
+            ));
+            let count = i16::try_from(table.key.len()).unwrap_or(i16::MAX);
+            let key: Vec<ScalarValue> = table.key.iter().map(|n| int2(*n)).collect();
+            indexes.push(vec![
+                oid(index),
                 oid(table.oid),
-                text(&table.name),
-                oid(namespace_oid(&table.database)),
-                oid(0),
-                oid(ROLE_OID),
-                oid(HEAP_OID),
-                oid(0),
-                text("r"),
-                text("p"),
-                text("d"),
-                flag(false),
-                int2(0),
+                int2(count),
+                int2(count),
+                flag(true),
                 flag(false),
                 flag(false),
+                flag(true),
+                flag(true),
                 flag(false),
-                flag(false),
-                flag(false),
-                oid(0),
-                oid(0),
+                ScalarValue::List(ScalarValue::new_list_nullable(&key, &INT2)),
                 no_text(),
-                int2(i16::try_from(table.columns.len()).unwrap_or(i16::MAX)),
-                ScalarValue::Float32(Some(-1.0)),
                 no_text(),
-                oid(0),
-            ]
-        })
-        .collect();
+            ]);
+        }
+    }
     register(
         "pg_class",
         relation(
@@ -314,6 +392,31 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
                 ("relfilenode", OID),
             ],
             &classes,
+        )?,
+    )?;
+
+    register(
+        "pg_index",
+        relation(
+            &[
+                ("indexrelid", OID),
+                ("indrelid", OID),
+                ("indnatts", INT2),
+                ("indnkeyatts", INT2),
+                ("indisprimary", BOOL),
+                ("indisunique", BOOL),
+                ("indisclustered", BOOL),
+                ("indisvalid", BOOL),
+                ("indimmediate", BOOL),
+                ("indisreplident", BOOL),
+                (
+                    "indkey",
+                    ArrowType::List(Arc::new(Field::new_list_field(INT2, true))),
+                ),
+                ("indexprs", TEXT),
+                ("indpred", TEXT),
+            ],
+            &indexes,
         )?,
     )?;
 
@@ -514,6 +617,7 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
             &[
                 vec![oid(HEAP_OID), text("heap"), text("t")],
                 vec![oid(403), text("btree"), text("i")],
+                vec![oid(MERGETREE_AM_OID), text("mergetree"), text("i")],
             ],
         )?,
     )?;
@@ -560,18 +664,6 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
 pub(super) fn empty_relations() -> Vec<(&'static str, Vec<Column>)> {
     vec![
         (
-            "pg_index",
-            vec![
-                ("indexrelid", OID),
-                ("indrelid", OID),
-                ("indisprimary", BOOL),
-                ("indisunique", BOOL),
-                ("indisclustered", BOOL),
-                ("indisvalid", BOOL),
-                ("indkey", TEXT),
-            ],
-        ),
-        (
             "pg_constraint",
             vec![
                 ("oid", OID),
@@ -582,6 +674,9 @@ pub(super) fn empty_relations() -> Vec<(&'static str, Vec<Column>)> {
                 ("confrelid", OID),
                 ("conindid", OID),
                 ("conparentid", OID),
+                ("condeferrable", BOOL),
+                ("condeferred", BOOL),
+                ("convalidated", BOOL),
             ],
         ),
         (

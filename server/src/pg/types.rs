@@ -63,7 +63,8 @@ pub fn text_value(
     row: usize,
     data_type: &DataType,
 ) -> granary_protocol::Result<Option<String>> {
-    if array.is_null(row) {
+    // A NullArray (the column of a bare NULL) has no validity bitmap: every value is NULL.
+    if array.is_null(row) || *array.data_type() == arrow_schema::DataType::Null {
         return Ok(None);
     }
     let text = value_to_string(array, row, data_type, STYLE)?;

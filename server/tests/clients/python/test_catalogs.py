@@ -48,6 +48,8 @@ def test_psql_describes_a_table(port, database, table):
         "name|text||not null|'anon'",
         "at|timestamp(3) without time zone||not null|",
         "score|double precision|||",
+        "Indexes:",
+        f'    "{table}_pkey" PRIMARY KEY, mergetree (id)',
     ]
     missing = subprocess.run(
         ["psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U", "default", "-d", database, "-c", "\\d nosuch"],

@@ -49,6 +49,13 @@ def test_parameters_of_every_type_round_trip(conn):
     assert binary.fetchone()[:8] == ROW[:8]
 
 
+def test_a_bare_null_is_sql_null_in_text_and_binary(conn):
+    assert conn.execute("SELECT NULL AS a, 1 AS b").fetchone() == (None, 1)
+    assert conn.execute("SELECT NULL AS a, 1 AS b", binary=True).fetchone() == (None, 1)
+    catalog = conn.execute("SELECT NULL AS a FROM pg_catalog.pg_namespace LIMIT 1").fetchone()
+    assert catalog == (None,)
+
+
 def test_prepared_statements_are_reused_past_the_threshold(conn):
     create_table(conn, "many")
     cur = conn.cursor()

@@ -253,6 +253,31 @@ class GranaryJdbcTest {
   }
 
   @Test
+  void databaseMetaDataReportsThePrimaryKeyInKeyOrder() throws SQLException {
+    try (Connection connection = connect(); Statement statement = connection.createStatement()) {
+      statement.execute(
+          "CREATE TABLE keyed (v Float64, id UInt64, tenant String)"
+              + " ENGINE = MergeTree ORDER BY (tenant, id)");
+      DatabaseMetaData metadata = connection.getMetaData();
+      try (ResultSet keys = metadata.getPrimaryKeys(null, DATABASE, "keyed")) {
+        assertTrue(keys.next());
+        assertEquals("tenant", keys.getString("COLUMN_NAME"));
+        assertEquals(1, keys.getInt("KEY_SEQ"));
+        assertEquals("keyed_pkey", keys.getString("PK_NAME"));
+        assertEquals(DATABASE, keys.getString("TABLE_SCHEM"));
+        assertTrue(keys.next());
+        assertEquals("id", keys.getString("COLUMN_NAME"));
+        assertEquals(2, keys.getInt("KEY_SEQ"));
+        assertFalse(keys.next());
+      }
+      statement.execute("CREATE TABLE unkeyed (v Float64) ENGINE = MergeTree ORDER BY tuple()");
+      try (ResultSet keys = metadata.getPrimaryKeys(null, DATABASE, "unkeyed")) {
+        assertFalse(keys.next(), "ORDER BY tuple() has no primary key");
+      }
+    }
+  }
+
+  @Test
   void statementCancelStopsALongQuery() throws Exception {
     try (Connection connection = connect(); Statement statement = connection.createStatement()) {
       Thread canceller =

@@ -146,6 +146,50 @@ impl Database {
     }
 }
 
+/// An insert fed batch by batch as the data arrives (PostgreSQL's COPY): the batches are gathered
+/// into blocks like any insert's (one part per block of up to a million rows), and nothing is
+/// written before [`Inserter::finish`] unless a block fills.
+pub struct Inserter {
+    writer: BlockWriter,
+    columns: Vec<(String, DataType)>,
+}
+
+impl std::fmt::Debug for Inserter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inserter")
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inserter {
+    /// The columns each batch holds, in order, with their types.
+    pub fn columns(&self) -> &[(String, DataType)] {
+        &self.columns
+    }
+
+    /// Adds a batch whose columns are [`Inserter::columns`] in order (any Arrow types the
+    /// columns' types can be read from, such as text).
+    pub async fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_columns() != self.columns.len() {
+            return Err(Error::query(
+                ErrorCode::NUMBER_OF_COLUMNS_DOESNT_MATCH,
+                format!(
+                    "{} values for {} columns",
+                    batch.num_columns(),
+                    self.columns.len()
+                ),
+            ));
+        }
+        self.writer.push(batch).await
+    }
+
+    /// Writes what is gathered.
+    pub async fn finish(self) -> Result<InsertSummary> {
+        self.writer.finish().await
+    }
+}
+
 /// What [`Session::prepare`] learns of a statement without running it.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -192,6 +236,57 @@ impl Session {
             ));
         }
         self.database.catalog.table(&database, &table)
+    }
+
+    /// Starts an insert into `table` (of `database`, else the current one) of `columns` (all
+    /// of them, in order, when empty); the others get their defaults.
+    pub fn insert_into(
+        &self,
+        database: Option<&str>,
+        table: &str,
+        columns: &[String],
+    ) -> Result<Inserter> {
+        let table = self.table(&TableName {
+            database: database.map(str::to_string),
+            table: table.to_string(),
+        })?;
+        let names: Vec<String> = if columns.is_empty() {
+            table
+                .definition
+                .columns
+                .iter()
+                .map(|column| column.name.clone())
+                .collect()
+        } else {
+            columns.to_vec()
+        };
+        let mut typed = Vec::with_capacity(names.len());
+        for name in &names {
+            let column = table
+                .definition
+                .column_index(name)
+                .map(|index| &table.definition.columns[index])
+                .ok_or_else(|| {
+                    Error::query(
+                        ErrorCode::NO_SUCH_COLUMN_IN_TABLE,
+                        format!(
+                            "no such column {name} in table {}.{}",
+                            table.database, table.name
+                        ),
+                    )
+                })?;
+            if typed.iter().any(|(seen, _)| seen == name) {
+                return Err(Error::query(
+                    ErrorCode::DUPLICATE_COLUMN,
+                    format!("column {name} is listed twice"),
+                ));
+            }
+            typed.push((name.clone(), column.data_type.clone()));
+        }
+        Ok(Inserter {
+            writer: BlockWriter::new(self.database.clone(), table, Some(names), false, None),
+            columns: typed,
+        })
     }
 
     /// Runs one statement. Queries stream; other statements return an empty result (or, for

@@ -27,7 +27,8 @@ pub mod sql;
 pub mod storage;
 
 pub use database::{
-    Database, DatabaseOptions, InsertOptions, InsertSummary, Prepared, QueryResult, Session,
+    Database, DatabaseOptions, InsertOptions, InsertSummary, Inserter, Prepared, QueryResult,
+    Session,
 };
 pub use error::{Error, Result};
 pub use sql::parameters::Parameter;

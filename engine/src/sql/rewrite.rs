@@ -234,6 +234,19 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        // `currentDatabase()` (and its alias `DATABASE()`): the session's database.
+        if let Expr::Function(function) = expr
+            && let [ObjectNamePart::Identifier(ident)] = function.name.0.as_slice()
+            && matches!(
+                ident.value.to_ascii_lowercase().as_str(),
+                "currentdatabase" | "database"
+            )
+            && matches!(&function.args, FunctionArguments::List(list) if list.args.is_empty())
+            && !self.database.is_empty()
+        {
+            *expr = Expr::value(Value::SingleQuotedString(self.database.to_string()));
+            return ControlFlow::Continue(());
+        }
         super::functions::map_function(expr);
         if let Expr::Function(function) = expr
             && let [ObjectNamePart::Identifier(ident)] = function.name.0.as_mut_slice()

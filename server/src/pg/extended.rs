@@ -135,6 +135,9 @@ impl Handler {
             ));
         }
         let kind = classify(&message.query, &connection.settings)?;
+        if matches!(kind, StatementKind::Copy(_)) {
+            return Err(super::copy_needs_simple_query());
+        }
         let declared: Vec<Option<Type>> = message
             .type_oids
             .iter()
@@ -392,6 +395,10 @@ impl Handler {
                         .feed(PgWireBackendMessage::CommandComplete(Tag::new(tag).into()))
                         .await?;
                     return Ok(());
+                }
+                StatementKind::Copy(_) => {
+                    portal.state = PortalState::Done;
+                    return Err(super::copy_needs_simple_query());
                 }
                 StatementKind::Deallocate(target) => {
                     portal.state = PortalState::Done;

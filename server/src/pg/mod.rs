@@ -1,13 +1,15 @@
 //! The PostgreSQL wire protocol front end (the `pgwire` crate): one [`PgConnection`] per client
 //! connection, holding the engine session (current database, settings), its prepared statements
 //! and portals. It serves the simple query protocol ([`SimpleQueryHandler`]) and the extended one
-//! ([`extended`]); authentication, COPY, cancel and the catalogs follow (issue #5).
+//! ([`extended`]), `COPY ... FROM STDIN` ([`copy`]), cancel requests ([`cancel`]) and catalog
+//! queries (answered by the engine's `postgres` module).
 //!
 //! A query's Arrow batches are turned into rows as the client reads them, so a large result is
 //! never held whole.
 
 pub mod binary;
 pub mod cancel;
+pub mod copy;
 pub mod errors;
 pub mod extended;
 pub mod parameters;
@@ -22,16 +24,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::sql::sqlparser::dialect::ClickHouseDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
-use futures::{Sink, StreamExt, stream};
+use futures::{Sink, SinkExt, StreamExt, stream};
 use granary_engine::{Database, QueryResult, Session};
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::query::SimpleQueryHandler;
 use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::{ClientInfo, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::sync::Mutex;
@@ -56,6 +60,7 @@ impl PgConnection {
                     session: database.session(),
                     settings: settings::PgSettings::new(&server_version()),
                     extended: extended::Extended::default(),
+                    copy: None,
                 }),
                 running: Arc::new(cancel::Running::default()),
                 registry: Arc::clone(registry),
@@ -78,6 +83,10 @@ impl PgWireServerHandlers for PgConnection {
     }
 
     fn extended_query_handler(&self) -> Arc<impl pgwire::api::query::ExtendedQueryHandler> {
+        Arc::clone(&self.handler)
+    }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
         Arc::clone(&self.handler)
     }
 
@@ -114,6 +123,8 @@ struct Connection {
     session: Session,
     settings: settings::PgSettings,
     extended: extended::Extended,
+    /// The COPY FROM STDIN in progress.
+    copy: Option<copy::CopyIn>,
 }
 
 impl Debug for Handler {
@@ -214,10 +225,11 @@ impl SimpleQueryHandler for Handler {
                 Err(PgWireError::UserError(info)) => Response::Error(info),
                 Err(other) => return Err(other),
             };
-            let failed = matches!(response, Response::Error(_));
+            let stops = matches!(response, Response::Error(_) | Response::CopyIn(_));
             responses.push(response);
-            // As PostgreSQL does, statements after a failed one in the same query do not run.
-            if failed {
+            // As PostgreSQL does, statements after a failed one in the same query do not run;
+            // a COPY takes the connection until its data ends.
+            if stops {
                 break;
             }
         }
@@ -250,6 +262,22 @@ impl Handler {
                 } else {
                     Response::TransactionEnd(Tag::new(tag))
                 }
+            }
+            StatementKind::Copy(sql) => {
+                let statement = granary_engine::postgres::copy::parse_copy(&sql)
+                    .map_err(|error| errors::engine_error(&error))?;
+                let inserter = connection
+                    .session
+                    .insert_into(
+                        statement.database.as_deref(),
+                        &statement.table,
+                        &statement.columns,
+                    )
+                    .map_err(|error| errors::engine_error(&error))?;
+                let copy = copy::CopyIn::new(&statement, inserter);
+                let response = Response::CopyIn(copy.response());
+                connection.copy = Some(copy);
+                response
             }
             StatementKind::Deallocate(target) => Response::Execution(Tag::new(&deallocate(
                 &mut connection.extended,
@@ -302,6 +330,8 @@ enum StatementKind {
     Empty,
     /// `BEGIN`, `COMMIT`, `ROLLBACK` and their synonyms (the first word, upper-cased).
     Transaction(String),
+    /// `COPY ... FROM STDIN`.
+    Copy(String),
     /// `DEALLOCATE [PREPARE] name` (`None`: `ALL`).
     Deallocate(Option<String>),
     /// `SET`/`RESET` of a PostgreSQL setting kept here.
@@ -334,6 +364,9 @@ fn classify(sql: &str, settings: &settings::PgSettings) -> PgWireResult<Statemen
     ) {
         return Ok(StatementKind::Transaction(first));
     }
+    if first == "COPY" {
+        return Ok(StatementKind::Copy(statement));
+    }
     if first == "DEALLOCATE" {
         let words: Vec<&str> = statement.split_whitespace().skip(1).collect();
         let name = match words.as_slice() {
@@ -364,6 +397,64 @@ fn transaction(keyword: &str, status: TransactionStatus) -> (&'static str, Trans
             ("COMMIT", TransactionStatus::Idle)
         }
         _ => ("ROLLBACK", TransactionStatus::Idle),
+    }
+}
+
+/// 0A000 for a COPY in the extended protocol.
+fn copy_needs_simple_query() -> PgWireError {
+    errors::error(
+        "0A000",
+        "COPY FROM STDIN is served in the simple query protocol only",
+    )
+}
+
+#[async_trait]
+impl CopyHandler for Handler {
+    async fn on_copy_data<C>(&self, _client: &mut C, data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut connection = self.connection.lock().await;
+        let Some(copy) = connection.copy.as_mut() else {
+            return Ok(());
+        };
+        if let Err(error) = copy.data(&data.data).await {
+            // The COPY ends here: the rest of its data is dropped, nothing more is written.
+            connection.copy = None;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let copy = self.connection.lock().await.copy.take();
+        let Some(copy) = copy else {
+            return Ok(());
+        };
+        let rows = copy.done().await?;
+        client
+            .send(PgWireBackendMessage::CommandComplete(
+                Tag::new("COPY").with_rows(rows as usize).into(),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, _client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.connection.lock().await.copy = None;
+        errors::error("57014", format!("COPY from stdin failed: {}", fail.message))
     }
 }
 

@@ -44,7 +44,7 @@ pub fn parameter(slot: &Slot<'_>) -> Result<Parameter, Refusal> {
 }
 
 /// `text` in the spelling ClickHouse reads for `data_type`.
-fn normalized(data_type: &DataType, text: String) -> String {
+pub(super) fn normalized(data_type: &DataType, text: String) -> String {
     match data_type.strip_nullable() {
         DataType::Date | DataType::Date32 => text
             .trim()

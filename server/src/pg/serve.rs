@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::{ClientInfo, PgWireConnectionState, PgWireServerHandlers};
 use pgwire::messages::PgWireFrontendMessage;
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
@@ -49,6 +50,14 @@ pub async fn serve<H: PgWireServerHandlers>(socket: TcpStream, handlers: H) -> s
             Some(Ok(message)) => message,
             Some(Err(error)) => return Err(std::io::Error::other(error.to_string())),
         };
+        if let (PgWireConnectionState::CopyInProgress(false), PgWireFrontendMessage::CopyDone(_)) =
+            (socket.state(), &message)
+        {
+            // The end of a COPY of the simple protocol: pgwire would report the transaction
+            // idle even inside a block.
+            copy_done(&mut socket, &*copy, message).await?;
+            continue;
+        }
         let extended_protocol = match socket.state() {
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),
@@ -67,4 +76,45 @@ pub async fn serve<H: PgWireServerHandlers>(socket: TcpStream, handlers: H) -> s
             process_error(&mut socket, error, extended_protocol).await?;
         }
     }
+}
+
+/// CopyDone of a COPY started by a simple query: CommandComplete (from the copy handler), then
+/// ReadyForQuery with the transaction status the COPY ran in.
+async fn copy_done<S, C>(
+    socket: &mut S,
+    copy: &C,
+    message: PgWireFrontendMessage,
+) -> std::io::Result<()>
+where
+    S: ClientInfo
+        + futures::Sink<pgwire::messages::PgWireBackendMessage, Error = std::io::Error>
+        + Unpin
+        + Send
+        + Sync,
+    C: CopyHandler,
+{
+    let PgWireFrontendMessage::CopyDone(done) = message else {
+        return Ok(());
+    };
+    let result = copy.on_copy_done(socket, done).await;
+    socket.set_state(PgWireConnectionState::ReadyForQuery);
+    let status = match result {
+        Ok(()) => socket.transaction_status(),
+        Err(error) => {
+            let info: pgwire::error::ErrorInfo = error.into();
+            socket
+                .feed(pgwire::messages::PgWireBackendMessage::ErrorResponse(
+                    info.into(),
+                ))
+                .await?;
+            let failed = socket.transaction_status().to_error_state();
+            socket.set_transaction_status(failed);
+            failed
+        }
+    };
+    socket
+        .send(pgwire::messages::PgWireBackendMessage::ReadyForQuery(
+            pgwire::messages::response::ReadyForQuery::new(status),
+        ))
+        .await
 }

@@ -246,6 +246,7 @@ impl Session {
         table: &str,
         columns: &[String],
     ) -> Result<Inserter> {
+        self.check_writable()?;
         let table = self.table(&TableName {
             database: database.map(str::to_string),
             table: table.to_string(),
@@ -480,8 +481,55 @@ impl Session {
         })
     }
 
+    /// ClickHouse's `readonly` setting: 0 (writes allowed), 1 (reads only, no settings
+    /// changed), 2 (reads only, settings other than `readonly` may change).
+    fn readonly(&self) -> u8 {
+        self.settings
+            .get("readonly")
+            .and_then(|value| value.parse::<u8>().ok())
+            .unwrap_or(0)
+    }
+
+    /// READONLY for a write in a read-only session.
+    fn check_writable(&self) -> Result<()> {
+        if self.readonly() > 0 {
+            return Err(Error::query(
+                ErrorCode::READONLY,
+                "cannot execute query in readonly mode (the user or session is read-only)",
+            ));
+        }
+        Ok(())
+    }
+
     async fn run(&mut self, statement: Statement) -> Result<QueryResult> {
         let catalog = Arc::clone(&self.database.catalog);
+        let writes = !matches!(
+            statement,
+            Statement::Query(_)
+                | Statement::Use(_)
+                | Statement::Set(_)
+                | Statement::ShowDatabases { .. }
+                | Statement::ShowTables { .. }
+                | Statement::ShowCreateTable(_)
+                | Statement::ShowCreateDatabase(_)
+                | Statement::Describe(_)
+                | Statement::ExistsTable(_)
+                | Statement::ExistsDatabase(_)
+        );
+        if writes {
+            self.check_writable()?;
+        }
+        if let Statement::Set(settings) = &statement {
+            let readonly = self.readonly();
+            if readonly == 1
+                || (readonly == 2 && settings.iter().any(|(name, _)| name == "readonly"))
+            {
+                return Err(Error::query(
+                    ErrorCode::READONLY,
+                    "cannot modify settings in readonly mode",
+                ));
+            }
+        }
         match statement {
             Statement::CreateDatabase {
                 name,

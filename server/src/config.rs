@@ -1,12 +1,14 @@
 //! The server's configuration: defaults, then a TOML file (`--config`), then environment variables
 //! and command-line flags (clap reads both), later sources winning.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::UserConfig;
 use crate::error::{Error, Result};
 
 /// Command-line flags; each can also come from its environment variable.
@@ -32,6 +34,10 @@ pub struct Flags {
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// Reads a password from standard input and prints its SCRAM-SHA-256 secret, for a user's
+    /// `password_scram_sha256` in the configuration file.
+    #[arg(long)]
+    pub hash_password: bool,
 }
 
 /// The effective configuration.
@@ -46,6 +52,9 @@ pub struct Config {
     pub native_addr: SocketAddr,
     /// How long a shutdown waits for running queries, in seconds.
     pub shutdown_timeout_seconds: u64,
+    /// Users (`[users.NAME]`); none: `default` without a password.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, UserConfig>,
 }
 
 impl Default for Config {
@@ -55,6 +64,7 @@ impl Default for Config {
             pg_addr: SocketAddr::from(([127, 0, 0, 1], 5432)),
             native_addr: SocketAddr::from(([127, 0, 0, 1], 9000)),
             shutdown_timeout_seconds: 30,
+            users: BTreeMap::new(),
         }
     }
 }
@@ -122,6 +132,32 @@ mod tests {
         assert_eq!(config.native_addr, Config::default().native_addr);
         let printed = config.to_toml().unwrap();
         assert_eq!(toml::from_str::<Config>(&printed).unwrap(), config);
+    }
+
+    #[test]
+    fn users_are_read_with_their_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("granary.toml");
+        let secret = crate::auth::ScramSecret::new("s3cret").to_string();
+        std::fs::write(
+            &path,
+            format!(
+                "[users.alice]\npassword_scram_sha256 = \"{secret}\"\n[users.reader]\nreadonly = true\n"
+            ),
+        )
+        .unwrap();
+        let config = Config::from_file(&path).unwrap();
+        let users = crate::auth::Users::from_config(&config.users).unwrap();
+        assert!(users.get("alice").unwrap().secret.is_some());
+        assert!(users.get("reader").unwrap().readonly);
+        assert!(
+            users.get("default").is_none(),
+            "configured users replace default"
+        );
+        let printed = config.to_toml().unwrap();
+        assert_eq!(toml::from_str::<Config>(&printed).unwrap(), config);
+        let none = crate::auth::Users::from_config(&BTreeMap::new()).unwrap();
+        assert!(none.get("default").unwrap().secret.is_none());
     }
 
     #[test]

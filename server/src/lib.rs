@@ -5,6 +5,7 @@
 //! [`Server::shutdown`], which stops accepting and gives running connections up to the configured
 //! timeout to finish.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod pg;
@@ -32,6 +33,7 @@ pub struct Server {
 impl Server {
     /// Opens `config.data_dir` and starts listening.
     pub async fn start(config: &Config) -> Result<Server> {
+        let users = Arc::new(auth::Users::from_config(&config.users)?);
         let database = Arc::new(Database::open(&config.data_dir)?);
         let listener = TcpListener::bind(config.pg_addr)
             .await
@@ -44,7 +46,7 @@ impl Server {
         tracing::info!(%pg_addr, data_dir = %config.data_dir.display(), "PostgreSQL protocol listening on {pg_addr}");
         let (stop, stopped) = watch::channel(false);
         let timeout = Duration::from_secs(config.shutdown_timeout_seconds);
-        let acceptor = tokio::spawn(accept(listener, database, stopped, timeout));
+        let acceptor = tokio::spawn(accept(listener, database, users, stopped, timeout));
         Ok(Server {
             pg_addr,
             stop,
@@ -67,6 +69,7 @@ impl Server {
 async fn accept(
     listener: TcpListener,
     database: Arc<Database>,
+    users: Arc<auth::Users>,
     mut stopped: watch::Receiver<bool>,
     timeout: Duration,
 ) {
@@ -76,7 +79,7 @@ async fn accept(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
-                    let handlers = pg::PgConnection::new(&database, &cancels);
+                    let handlers = pg::PgConnection::new(&database, &users, &cancels);
                     connections.spawn(async move {
                         if let Err(error) = pg::serve::serve(socket, handlers).await {
                             tracing::debug!(%peer, %error, "connection ended with an error");

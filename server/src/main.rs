@@ -24,6 +24,18 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(flags: &Flags) -> granary_server::Result<()> {
+    if flags.hash_password {
+        let mut password = String::new();
+        std::io::stdin().read_line(&mut password)?;
+        let password = password.trim_end_matches(['\n', '\r']);
+        use std::io::Write;
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            granary_server::auth::ScramSecret::new(password)
+        )?;
+        return Ok(());
+    }
     let config = Config::from_flags(flags)?;
     if flags.print_config {
         use std::io::Write;

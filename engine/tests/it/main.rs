@@ -9,5 +9,6 @@ mod merges;
 mod parameters;
 mod parts;
 mod postgres;
+mod sessions;
 mod support;
 mod table;

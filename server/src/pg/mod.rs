@@ -26,6 +26,8 @@ use datafusion::sql::sqlparser::dialect::ClickHouseDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use futures::{Sink, SinkExt, StreamExt, stream};
 use granary_engine::{Database, QueryResult, Session};
+
+use crate::auth::{ScramError, ScramExchange, User, Users};
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
@@ -33,10 +35,11 @@ use pgwire::api::auth::{
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::query::SimpleQueryHandler;
 use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response, Tag};
-use pgwire::api::{ClientInfo, PgWireServerHandlers};
+use pgwire::api::{ClientInfo, PgWireConnectionState, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::response::TransactionStatus;
+use pgwire::messages::startup::{Authentication, PasswordMessageFamily};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::sync::Mutex;
 
@@ -53,9 +56,15 @@ pub struct PgConnection {
 impl PgConnection {
     /// A connection to `database` with a session of its own; `registry` holds every
     /// connection's cancel key.
-    pub fn new(database: &Database, registry: &Arc<cancel::Registry>) -> PgConnection {
+    pub fn new(
+        database: &Database,
+        users: &Arc<Users>,
+        registry: &Arc<cancel::Registry>,
+    ) -> PgConnection {
         PgConnection {
             handler: Arc::new(Handler {
+                users: Arc::clone(users),
+                login: Mutex::new(None),
                 connection: Mutex::new(Connection {
                     session: database.session(),
                     settings: settings::PgSettings::new(&server_version()),
@@ -96,6 +105,9 @@ impl PgWireServerHandlers for PgConnection {
 }
 
 struct Handler {
+    users: Arc<Users>,
+    /// A password exchange in progress at startup.
+    login: Mutex<Option<Login>>,
     connection: Mutex<Connection>,
     /// The running query, for cancel requests.
     running: Arc<cancel::Running>,
@@ -160,6 +172,128 @@ fn fatal(code: &str, message: String) -> PgWireError {
     )))
 }
 
+/// A startup waiting for the user's password proof.
+struct Login {
+    user: User,
+    database: Option<String>,
+    /// The SCRAM exchange, once the client's first message is read.
+    exchange: Option<ScramExchange>,
+}
+
+/// 28P01, as PostgreSQL words it (the same whether the user or the password is wrong).
+fn authentication_failed(user: &str) -> PgWireError {
+    fatal(
+        "28P01",
+        format!("password authentication failed for user \"{user}\""),
+    )
+}
+
+impl Handler {
+    /// The end of a successful startup: the database, the user's read-only flag, the cancel
+    /// key, then AuthenticationOk and the server's parameters.
+    async fn admit<C>(
+        &self,
+        client: &mut C,
+        user: &User,
+        database: Option<&str>,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        {
+            let mut connection = self.connection.lock().await;
+            if let Some(database) = database {
+                let quoted = format!("USE `{}`", database.replace('`', "``"));
+                if connection.session.execute(&quoted).await.is_err() {
+                    return Err(fatal(
+                        "3D000",
+                        format!("database \"{database}\" does not exist"),
+                    ));
+                }
+            }
+            if user.readonly {
+                connection
+                    .session
+                    .execute("SET readonly = 1")
+                    .await
+                    .map_err(|error| errors::engine_error(&error))?;
+            }
+        }
+        let (pid, secret) = self.registry.register(Arc::clone(&self.running));
+        if self.pid.set(pid).is_err() {
+            self.registry.unregister(pid);
+        } else {
+            client.set_pid_and_secret_key(pid, pgwire::messages::startup::SecretKey::I32(secret));
+        }
+        finish_authentication(client, &server_parameters()).await?;
+        tracing::debug!(client = %client.socket_addr(), user = %user.name, "connected");
+        Ok(())
+    }
+
+    /// One message of the SCRAM-SHA-256 exchange.
+    async fn password_message<C>(
+        &self,
+        client: &mut C,
+        message: PasswordMessageFamily,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let Some(mut login) = self.login.lock().await.take() else {
+            return Err(fatal("08P01", "unexpected password message".to_string()));
+        };
+        let Some(secret) = login.user.secret.clone() else {
+            return Err(fatal("08P01", "unexpected password message".to_string()));
+        };
+        let refused = |error: ScramError, user: &str| match error {
+            ScramError::Protocol(message) => fatal("08P01", message),
+            ScramError::WrongPassword => authentication_failed(user),
+        };
+        match login.exchange.take() {
+            None => {
+                let initial = message.into_sasl_initial_response()?;
+                if initial.auth_method != SCRAM_SHA_256 {
+                    return Err(fatal(
+                        "28000",
+                        format!("SASL mechanism {} is not supported", initial.auth_method),
+                    ));
+                }
+                let data = initial.data.unwrap_or_default();
+                let (exchange, server_first) = ScramExchange::start(&secret, &data)
+                    .map_err(|error| refused(error, &login.user.name))?;
+                login.exchange = Some(exchange);
+                *self.login.lock().await = Some(login);
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::SASLContinue(server_first.into_bytes().into()),
+                    ))
+                    .await?;
+                Ok(())
+            }
+            Some(exchange) => {
+                let response = message.into_sasl_response()?;
+                let server_final = exchange
+                    .finish(&response.data)
+                    .map_err(|error| refused(error, &login.user.name))?;
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::SASLFinal(server_final.into_bytes().into()),
+                    ))
+                    .await?;
+                self.admit(client, &login.user, login.database.as_deref())
+                    .await
+            }
+        }
+    }
+}
+
+/// The one SASL mechanism offered.
+const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+
 #[async_trait]
 impl StartupHandler for Handler {
     async fn on_startup<C>(
@@ -172,33 +306,38 @@ impl StartupHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let PgWireFrontendMessage::Startup(ref startup) = message else {
-            return Ok(());
+        let startup = match message {
+            PgWireFrontendMessage::Startup(startup) => startup,
+            PgWireFrontendMessage::PasswordMessageFamily(message) => {
+                return self.password_message(client, message).await;
+            }
+            _ => return Ok(()),
         };
-        protocol_negotiation(client, startup).await?;
-        save_startup_parameters_to_metadata(client, startup);
-        if let Some(database) = startup
+        protocol_negotiation(client, &startup).await?;
+        save_startup_parameters_to_metadata(client, &startup);
+        let name = startup.parameters.get("user").cloned().unwrap_or_default();
+        let database = startup
             .parameters
             .get("database")
             .filter(|name| !name.is_empty())
-        {
-            let mut connection = self.connection.lock().await;
-            let quoted = format!("USE `{}`", database.replace('`', "``"));
-            if connection.session.execute(&quoted).await.is_err() {
-                return Err(fatal(
-                    "3D000",
-                    format!("database \"{database}\" does not exist"),
-                ));
-            }
+            .cloned();
+        let Some(user) = self.users.get(&name).cloned() else {
+            return Err(fatal("28000", format!("role \"{name}\" does not exist")));
+        };
+        if user.secret.is_none() {
+            return self.admit(client, &user, database.as_deref()).await;
         }
-        let (pid, secret) = self.registry.register(Arc::clone(&self.running));
-        if self.pid.set(pid).is_err() {
-            self.registry.unregister(pid);
-        } else {
-            client.set_pid_and_secret_key(pid, pgwire::messages::startup::SecretKey::I32(secret));
-        }
-        finish_authentication(client, &server_parameters()).await?;
-        tracing::debug!(client = %client.socket_addr(), "connected");
+        *self.login.lock().await = Some(Login {
+            user,
+            database,
+            exchange: None,
+        });
+        client.set_state(PgWireConnectionState::AuthenticationInProgress);
+        client
+            .send(PgWireBackendMessage::Authentication(Authentication::SASL(
+                vec![SCRAM_SHA_256.to_string()],
+            )))
+            .await?;
         Ok(())
     }
 }

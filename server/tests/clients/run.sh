@@ -13,10 +13,17 @@ if ! command -v psql >/dev/null; then
   $apt_get install -y -q postgresql-client >/dev/null
 fi
 
-cargo build --locked --quiet -p granary-server
+# The server binary as `cargo test --workspace` builds it (the same features, so after the unit
+# tests this compiles nothing; `cargo build -p granary-server` would rebuild the engine).
+cargo test --workspace --locked --quiet --no-run
 work="$(mktemp -d)"
 log="$work/server.log"
-GRANARY_LOG=info "$root/target/debug/granary-server" --data-dir "$work/data" --pg-addr 127.0.0.1:0 2>"$log" &
+# Users the tests log in as: default (no password), alice (SCRAM-SHA-256, password "pencil"),
+# reader (read-only).
+secret="$(echo pencil | "$root/target/debug/granary-server" --hash-password)"
+printf '[users.default]\n\n[users.alice]\npassword_scram_sha256 = "%s"\n\n[users.reader]\nreadonly = true\n' \
+  "$secret" >"$work/granary.toml"
+GRANARY_LOG=info "$root/target/debug/granary-server" --config "$work/granary.toml" --data-dir "$work/data" --pg-addr 127.0.0.1:0 2>"$log" &
 server=$!
 stop() {
   kill "$server" 2>/dev/null || true

@@ -278,6 +278,20 @@ class GranaryJdbcTest {
   }
 
   @Test
+  void scramPasswordsAreCheckedAndAWrongOneGets28P01() throws SQLException {
+    // server/tests/clients/run.sh configures alice with the password "pencil".
+    try (Connection connection = DriverManager.getConnection(url(DATABASE), "alice", "pencil");
+        Statement statement = connection.createStatement();
+        ResultSet result = statement.executeQuery("SELECT 1")) {
+      assertTrue(result.next());
+    }
+    SQLException refused =
+        assertThrows(
+            SQLException.class, () -> DriverManager.getConnection(url(DATABASE), "alice", "pen"));
+    assertEquals("28P01", refused.getSQLState());
+  }
+
+  @Test
   void statementCancelStopsALongQuery() throws Exception {
     try (Connection connection = connect(); Statement statement = connection.createStatement()) {
       Thread canceller =

@@ -10,7 +10,9 @@
 //! | UInt64, (U)Int128/256, Decimal | numeric (so every value round-trips) |
 //! | Float32, Float64 | float4, float8 |
 //! | Bool | bool |
-//! | String, FixedString, Enum, IPv4/6, Array, Tuple, Map, ... | text (ClickHouse's text form) |
+//! | String, FixedString, Enum, IPv4/6, ... | text (ClickHouse's text form) |
+//! | Array(T), Array(Array(T)) | T's array type (multidimensional when nested) |
+//! | Map, Tuple | json |
 //! | UUID | uuid |
 //! | Date, Date32 | date |
 //! | DateTime, DateTime64 | timestamp (the wall clock in the column's zone) |
@@ -64,6 +66,7 @@ pub const INT8: u32 = 20;
 pub const INT2: u32 = 21;
 pub const INT4: u32 = 23;
 pub const TEXT: u32 = 25;
+pub const JSON: u32 = 114;
 pub const OID: u32 = 26;
 pub const FLOAT4: u32 = 700;
 pub const FLOAT8: u32 = 701;
@@ -86,7 +89,7 @@ pub const TYPES: &[PgType] = &[
     scalar(INT4, "int4", 4, 'N', 1007),
     scalar(TEXT, "text", -1, 'S', 1009),
     scalar(OID, "oid", 4, 'N', 1028),
-    scalar(114, "json", -1, 'U', 199),
+    scalar(JSON, "json", -1, 'U', 199),
     scalar(FLOAT4, "float4", 4, 'N', 1021),
     scalar(FLOAT8, "float8", 8, 'N', 1022),
     scalar(869, "inet", -1, 'I', 1041),
@@ -117,7 +120,7 @@ pub const TYPES: &[PgType] = &[
     array_of(1183, "_time", 1083),
     array_of(1185, "_timestamptz", TIMESTAMPTZ),
     array_of(1231, "_numeric", NUMERIC),
-    array_of(199, "_json", 114),
+    array_of(199, "_json", JSON),
     array_of(2951, "_uuid", UUID),
 ];
 
@@ -145,6 +148,15 @@ pub fn oid(data_type: &DataType) -> u32 {
         DataType::Uuid => UUID,
         DataType::Date | DataType::Date32 => DATE,
         DataType::DateTime(_) | DataType::DateTime64(..) => TIMESTAMP,
+        // Nested arrays are multidimensional arrays of the innermost element's array type.
+        DataType::Array(inner) => {
+            let mut element = inner.as_ref();
+            while let DataType::Array(deeper) = element.strip_nullable() {
+                element = deeper;
+            }
+            by_oid(oid(element)).map_or(TEXT, |pg_type| pg_type.array)
+        }
+        DataType::Map(..) | DataType::Tuple(_) => JSON,
         _ => TEXT,
     }
 }
@@ -159,7 +171,9 @@ pub fn type_size(oid: u32) -> i16 {
 pub fn type_modifier(data_type: &DataType) -> i32 {
     let numeric = |precision: i32, scale: i32| (precision << 16 | scale) + 4;
     match data_type {
-        DataType::Nullable(inner) | DataType::LowCardinality(inner) => type_modifier(inner),
+        DataType::Nullable(inner) | DataType::LowCardinality(inner) | DataType::Array(inner) => {
+            type_modifier(inner)
+        }
         DataType::UInt64 => numeric(20, 0),
         DataType::Int128 | DataType::UInt128 => numeric(39, 0),
         DataType::Int256 => numeric(77, 0),
@@ -232,6 +246,12 @@ mod tests {
         );
         assert_eq!(format_type(1007, -1).as_deref(), Some("integer[]"));
         assert_eq!(format_type(123_456, -1), None);
+        let nested = DataType::Array(Box::new(DataType::Array(Box::new(DataType::Nullable(
+            Box::new(DataType::String),
+        )))));
+        assert_eq!(format_type(oid(&nested), -1).as_deref(), Some("text[]"));
+        let tuple = DataType::Tuple(Vec::new());
+        assert_eq!(format_type(oid(&tuple), -1).as_deref(), Some("json"));
     }
 
     #[test]

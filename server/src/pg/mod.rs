@@ -9,6 +9,7 @@
 
 pub mod binary;
 pub mod cancel;
+pub mod composite;
 pub mod copy;
 pub mod errors;
 pub mod extended;

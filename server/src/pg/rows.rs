@@ -11,6 +11,7 @@ use pgwire::api::results::FieldFormat;
 use pgwire::messages::data::{DataRow, FieldDescription, RowDescription};
 
 use super::binary;
+use super::composite;
 use super::types::{self, text_value};
 
 /// One result column.
@@ -88,6 +89,14 @@ pub fn data_rows(
         .map(|row| {
             let mut buffer = BytesMut::with_capacity(16 * columns.len());
             for ((array, column), format) in batch.columns().iter().zip(columns).zip(formats) {
+                if composite::is_composite(&column.data_type) {
+                    let binary = *format == FieldFormat::Binary;
+                    match composite::encode(array.as_ref(), row, &column.data_type, binary)? {
+                        None => buffer.put_i32(-1),
+                        Some(bytes) => put_value(&mut buffer, &bytes)?,
+                    }
+                    continue;
+                }
                 match text_value(array.as_ref(), row, &column.data_type).map_err(refusal)? {
                     None => buffer.put_i32(-1),
                     Some(text) if *format == FieldFormat::Binary => {

@@ -94,3 +94,19 @@ test('errors carry their SQLSTATE and the connection stays usable', async () => 
   assert.deepStrictEqual(result.rows, [{ one: 1 }]);
   await client.end();
 });
+
+test('arrays arrive as arrays, maps and tuples as JSON', async () => {
+  const client = await connect(database);
+  const result = await client.query(
+    "SELECT [1, 2, 3] AS ints, ['a', 'b c', ''] AS strings, [[1.5, 2], [3, 4]] AS grid," +
+      " map('k', 1) AS pairs, (1, 'x') AS pair",
+  );
+  assert.deepStrictEqual(result.rows[0], {
+    ints: [1, 2, 3],
+    strings: ['a', 'b c', ''],
+    grid: [[1.5, 2], [3, 4]],
+    pairs: { k: 1 },
+    pair: [1, 'x'],
+  });
+  await client.end();
+});

@@ -116,3 +116,27 @@ def test_cancel_stops_a_long_query_and_the_connection_stays(conn):
     canceller.join()
     assert time.monotonic() - started < 10
     assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_arrays_maps_and_tuples_arrive_as_lists_and_json(conn, binary):
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS composite (id UInt32, tags Array(String), nums Array(Nullable(Int32)),"
+        " days Array(Date), attrs Map(String, UInt64)) ENGINE = MergeTree ORDER BY id"
+    )
+    conn.execute("TRUNCATE TABLE composite")
+    conn.execute("INSERT INTO composite SELECT 1, ['a', 'b c', '', 'NULL'], [1, NULL], [toDate('2024-02-29')], map('x', 1)")
+    row = conn.execute(
+        "SELECT tags, nums, days, attrs, [[1, 2], [3, 4]], (1, 'a'), [] FROM composite", binary=binary
+    ).fetchone()
+    assert row == (
+        ["a", "b c", "", "NULL"],
+        [1, None],
+        [datetime.date(2024, 2, 29)],
+        {"x": 1},
+        [[1, 2], [3, 4]],
+        [1, "a"],
+        [],
+    )
+    with pytest.raises(errors.ArraySubscriptError):
+        conn.execute("SELECT [[1], [2, 3]]", binary=binary).fetchall()

@@ -263,8 +263,10 @@ impl ScalarUDFImpl for ToString {
             };
             let mut text = String::new();
             let mut strings = StringBuilder::with_capacity(array.len(), array.len() * 8);
+            // Logical: a bare NULL's array (NullArray) has no validity bitmap.
+            let nulls = array.logical_nulls();
             for row in 0..array.len() {
-                if array.is_null(row) {
+                if nulls.as_ref().is_some_and(|nulls| nulls.is_null(row)) {
                     strings.append_null();
                     continue;
                 }

@@ -36,6 +36,7 @@ const TYPE_NAMES: &[&str] = &[
     "Nullable",
     "LowCardinality",
     "UUID",
+    "Array",
 ];
 
 /// ClickHouse's spelling of a type name (`DECIMAL(10,2)` is `Decimal(10, 2)`); the name as given
@@ -92,6 +93,18 @@ fn to_type(operand: Expr, data_type: &DataType) -> Option<Expr> {
         ),
         DataType::Nullable(inner) => function_call("toNullable", vec![to_type(operand, inner)?]),
         DataType::LowCardinality(inner) => to_type(operand, inner)?,
+        // An array literal: each element converted.
+        DataType::Array(inner) => match operand {
+            Expr::Array(mut array) => {
+                array.elem = array
+                    .elem
+                    .into_iter()
+                    .map(|element| to_type(element, inner))
+                    .collect::<Option<Vec<_>>>()?;
+                Expr::Array(array)
+            }
+            _ => return None,
+        },
         _ => return None,
     })
 }
@@ -131,6 +144,16 @@ mod tests {
     fn converted(operand: &str, type_name: &str) -> Option<String> {
         let operand = Expr::Identifier(operand.into());
         conversion(operand, type_name).map(|expr| expr.to_string())
+    }
+
+    #[test]
+    fn casts_of_array_literals_convert_each_element() {
+        let literal = crate::sql::parser::parse_expression("['a', NULL]").unwrap();
+        assert_eq!(
+            conversion(literal, "Array(Nullable(STRING))").map(|e| e.to_string()),
+            Some("[toNullable(toString('a')), toNullable(toString(NULL))]".to_string())
+        );
+        assert_eq!(converted("x", "Array(String)"), None);
     }
 
     #[test]

@@ -192,6 +192,26 @@ pub fn substitute(
 /// of the type.
 pub fn literal(parameter: &Parameter) -> Result<Expr> {
     let plain = parameter.data_type.strip_nullable();
+    // An array in ClickHouse's text form (`['a', NULL]`, `[[1, 2], [3]]`): an array literal of
+    // its elements, each a literal of the element type.
+    if let DataType::Array(element) = plain {
+        // Arrays are never NULL in ClickHouse: a NULL array is the empty one, as an INSERT
+        // stores it.
+        let text = parameter.value.as_deref().unwrap_or("[]");
+        let elements = array_elements(text)?
+            .into_iter()
+            .map(|value| {
+                literal(&Parameter {
+                    value,
+                    data_type: element.as_ref().clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        return Ok(Expr::Array(datafusion::sql::sqlparser::ast::Array {
+            elem: elements,
+            named: false,
+        }));
+    }
     let (operand, data_type) = match &parameter.value {
         Some(text) => (
             Expr::value(Value::SingleQuotedString(text.clone())),
@@ -210,10 +230,138 @@ pub fn literal(parameter: &Parameter) -> Result<Expr> {
     }
 }
 
+/// The elements of an array in ClickHouse's text form, one level deep: quoted strings unquoted
+/// (backslash escapes and doubled quotes read), `NULL` as `None`, nested arrays as their text.
+pub fn array_elements(text: &str) -> Result<Vec<Option<String>>> {
+    let malformed = || {
+        Error::query(
+            ErrorCode::CANNOT_PARSE_INPUT_ASSERTION_FAILED,
+            format!("cannot read an array from {text:?}"),
+        )
+    };
+    let inner = text
+        .trim()
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .ok_or_else(malformed)?;
+    let chars: Vec<char> = inner.chars().collect();
+    let mut elements = Vec::new();
+    let mut at = 0;
+    let skip_blanks = |at: &mut usize| {
+        while chars.get(*at).is_some_and(|c| c.is_whitespace()) {
+            *at += 1;
+        }
+    };
+    skip_blanks(&mut at);
+    if at == chars.len() {
+        return Ok(elements);
+    }
+    loop {
+        skip_blanks(&mut at);
+        match chars.get(at) {
+            Some('\'') => {
+                let mut value = String::new();
+                at += 1;
+                loop {
+                    match chars.get(at) {
+                        Some('\\') => {
+                            let escaped = chars.get(at + 1).ok_or_else(malformed)?;
+                            value.push(match escaped {
+                                'n' => '\n',
+                                't' => '\t',
+                                'r' => '\r',
+                                '0' => '\0',
+                                other => *other,
+                            });
+                            at += 2;
+                        }
+                        Some('\'') if chars.get(at + 1) == Some(&'\'') => {
+                            value.push('\'');
+                            at += 2;
+                        }
+                        Some('\'') => {
+                            at += 1;
+                            break;
+                        }
+                        Some(c) => {
+                            value.push(*c);
+                            at += 1;
+                        }
+                        None => return Err(malformed()),
+                    }
+                }
+                elements.push(Some(value));
+            }
+            Some('[') => {
+                let start = at;
+                let mut depth = 0;
+                let mut quoted = false;
+                while let Some(c) = chars.get(at) {
+                    match c {
+                        '\\' if quoted => at += 1,
+                        '\'' => quoted = !quoted,
+                        '[' if !quoted => depth += 1,
+                        ']' if !quoted => depth -= 1,
+                        _ => {}
+                    }
+                    at += 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                if depth != 0 {
+                    return Err(malformed());
+                }
+                elements.push(Some(chars[start..at].iter().collect()));
+            }
+            Some(_) => {
+                let start = at;
+                while chars.get(at).is_some_and(|c| *c != ',') {
+                    at += 1;
+                }
+                let token: String = chars[start..at].iter().collect();
+                let token = token.trim();
+                if token.is_empty() {
+                    return Err(malformed());
+                }
+                elements.push((!token.eq_ignore_ascii_case("null")).then(|| token.to_string()));
+            }
+            None => return Err(malformed()),
+        }
+        skip_blanks(&mut at);
+        match chars.get(at) {
+            Some(',') => at += 1,
+            None => return Ok(elements),
+            Some(_) => return Err(malformed()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sql::parser::parse_statement;
+
+    #[test]
+    fn arrays_in_clickhouse_text_are_read_element_by_element() {
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            array_elements(r"['a', 'it\'s', 'x''y', NULL, 5]").unwrap(),
+            vec![some("a"), some("it's"), some("x'y"), None, some("5")]
+        );
+        assert_eq!(
+            array_elements("[[1, 2], ['a]'], []]").unwrap(),
+            vec![some("[1, 2]"), some("['a]']"), some("[]")]
+        );
+        assert!(array_elements(" [ ] ").unwrap().is_empty());
+        assert!(array_elements("[1,").is_err());
+        assert!(array_elements("{1,2}").is_err());
+        let parameter = Parameter {
+            value: some("['a', NULL]"),
+            data_type: DataType::Array(Box::new(DataType::Nullable(Box::new(DataType::String)))),
+        };
+        assert!(literal(&parameter).unwrap().to_string().starts_with('['));
+    }
 
     #[test]
     fn the_highest_placeholder_counts() {

@@ -352,6 +352,178 @@ fn json_string(text: &str, out: &mut String) {
     out.push('"');
 }
 
+/// A PostgreSQL array's text (`{1,"a b",NULL,{2,3}}`) as ClickHouse's array text with every
+/// element quoted (`['1','a b',NULL,['2','3']]`); the engine reads each element as its type.
+pub fn clickhouse_array(text: &str) -> Result<String, Refusal> {
+    let malformed = || Refusal {
+        sqlstate: "22P02",
+        message: format!("malformed array literal: \"{text}\""),
+    };
+    let chars: Vec<char> = text.trim().chars().collect();
+    let mut out = String::new();
+    let mut at = 0;
+    let mut depth = 0usize;
+    // After '{' or ',': an element is expected; after an element: ',' or '}'.
+    let mut expecting = false;
+    while at < chars.len() {
+        let c = chars[at];
+        match c {
+            '{' => {
+                depth += 1;
+                out.push('[');
+                at += 1;
+                expecting = true;
+                if chars.get(at) == Some(&'}') {
+                    expecting = false;
+                }
+                continue;
+            }
+            '}' if depth > 0 => {
+                if expecting && !out.ends_with('[') {
+                    return Err(malformed());
+                }
+                depth -= 1;
+                out.push(']');
+                at += 1;
+                expecting = false;
+                continue;
+            }
+            ',' if depth > 0 && !expecting => {
+                out.push(',');
+                at += 1;
+                expecting = true;
+                continue;
+            }
+            c if c.is_whitespace() => {
+                at += 1;
+                continue;
+            }
+            _ if depth == 0 || !expecting => return Err(malformed()),
+            '"' => {
+                at += 1;
+                let mut value = String::new();
+                loop {
+                    match chars.get(at) {
+                        Some('\\') => {
+                            value.push(*chars.get(at + 1).ok_or_else(malformed)?);
+                            at += 2;
+                        }
+                        Some('"') => {
+                            at += 1;
+                            break;
+                        }
+                        Some(c) => {
+                            value.push(*c);
+                            at += 1;
+                        }
+                        None => return Err(malformed()),
+                    }
+                }
+                push_quoted(&value, &mut out);
+            }
+            _ => {
+                let start = at;
+                while chars
+                    .get(at)
+                    .is_some_and(|c| !matches!(c, ',' | '}') && !c.is_whitespace())
+                {
+                    at += 1;
+                }
+                let token: String = chars[start..at].iter().collect();
+                if token.is_empty() {
+                    return Err(malformed());
+                }
+                if token.eq_ignore_ascii_case("null") {
+                    out.push_str("NULL");
+                } else {
+                    push_quoted(&token, &mut out);
+                }
+            }
+        }
+        expecting = false;
+    }
+    if depth != 0 || !out.starts_with('[') {
+        return Err(malformed());
+    }
+    Ok(out)
+}
+
+/// A PostgreSQL binary array as ClickHouse's array text (elements read by their type).
+pub fn clickhouse_array_from_binary(bytes: &[u8]) -> Result<String, Refusal> {
+    let malformed = || Refusal {
+        sqlstate: "22P03",
+        message: "invalid binary array".to_string(),
+    };
+    let word = |at: usize| -> Result<i32, Refusal> {
+        bytes
+            .get(at..at + 4)
+            .map(|w| i32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+            .ok_or_else(malformed)
+    };
+    let dimensions = usize::try_from(word(0)?).map_err(|_| malformed())?;
+    let element =
+        Type::from_oid(u32::from_be_bytes(word(8)?.to_be_bytes())).ok_or_else(malformed)?;
+    let mut lengths = Vec::with_capacity(dimensions);
+    for dimension in 0..dimensions {
+        lengths.push(usize::try_from(word(12 + dimension * 8)?).map_err(|_| malformed())?);
+    }
+    let mut at = 12 + dimensions * 8;
+    let mut leaves = Vec::new();
+    let total: usize = if dimensions == 0 {
+        0
+    } else {
+        lengths.iter().product()
+    };
+    for _ in 0..total {
+        let length = word(at)?;
+        at += 4;
+        if length < 0 {
+            leaves.push(None);
+            continue;
+        }
+        let length = usize::try_from(length).map_err(|_| malformed())?;
+        let value = bytes.get(at..at + length).ok_or_else(malformed)?;
+        leaves.push(Some(binary::decode(&element, value)?));
+        at += length;
+    }
+    fn level(lengths: &[usize], leaves: &mut std::vec::IntoIter<Option<String>>, out: &mut String) {
+        out.push('[');
+        for index in 0..lengths[0] {
+            if index > 0 {
+                out.push(',');
+            }
+            if lengths.len() > 1 {
+                level(&lengths[1..], leaves, out);
+            } else {
+                match leaves.next().flatten() {
+                    Some(text) => push_quoted(&text, out),
+                    None => out.push_str("NULL"),
+                }
+            }
+        }
+        out.push(']');
+    }
+    let mut out = String::new();
+    if dimensions == 0 {
+        out.push_str("[]");
+    } else {
+        level(&lengths, &mut leaves.into_iter(), &mut out);
+    }
+    Ok(out)
+}
+
+/// `text` as a ClickHouse string literal.
+fn push_quoted(text: &str, out: &mut String) {
+    out.push('\'');
+    for c in text.chars() {
+        if c == '\'' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +587,28 @@ mod tests {
             .collect();
         // 2 dims, no NULLs, int4, (2, 1), (2, 1), then four 4-byte elements.
         assert_eq!(words, [2, 0, 23, 2, 1, 2, 1, 4, 1, 4, 2, 4, 3, 4, 4]);
+    }
+
+    #[test]
+    fn postgresql_array_input_becomes_clickhouse_array_text() {
+        assert_eq!(
+            clickhouse_array(r#"{1,"a b",NULL,"q\"'",{2,3}}"#).unwrap(),
+            r#"['1','a b',NULL,'q"\'',['2','3']]"#
+        );
+        assert_eq!(clickhouse_array("{}").unwrap(), "[]");
+        assert_eq!(clickhouse_array("{ {1}, {2} }").unwrap(), "[['1'],['2']]");
+        for bad in ["{1,", "1,2", "{1}}", "{,1}", "{1,}"] {
+            assert_eq!(
+                clickhouse_array(bad).unwrap_err().sqlstate,
+                "22P02",
+                "{bad}"
+            );
+        }
+        let mut binary = Vec::new();
+        for word in [1i32, 1, 23, 2, 1, 4, 7, -1] {
+            binary.extend_from_slice(&word.to_be_bytes());
+        }
+        assert_eq!(clickhouse_array_from_binary(&binary).unwrap(), "['7',NULL]");
     }
 
     #[test]

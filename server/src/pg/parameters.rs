@@ -9,6 +9,7 @@ use granary_protocol::DataType;
 use pgwire::api::Type;
 
 use super::binary::{self, Refusal};
+use super::composite;
 use super::types::parameter_type;
 
 /// How the client sent one parameter, and what the statement expects of it.
@@ -27,8 +28,13 @@ pub struct Slot<'a> {
 
 /// The engine parameter of one slot.
 pub fn parameter(slot: &Slot<'_>) -> Result<Parameter, Refusal> {
+    let array = granary_engine::postgres::types::by_oid(slot.pg_type.oid())
+        .is_some_and(|pg_type| pg_type.element != 0);
     let text = match slot.bytes {
         None => None,
+        Some(bytes) if slot.binary && array => {
+            Some(composite::clickhouse_array_from_binary(bytes)?)
+        }
         Some(bytes) if slot.binary => Some(binary::decode(slot.pg_type, bytes)?),
         Some(bytes) => Some(String::from_utf8(bytes.to_vec()).map_err(|_| Refusal {
             sqlstate: "22021",
@@ -39,7 +45,14 @@ pub fn parameter(slot: &Slot<'_>) -> Result<Parameter, Refusal> {
         Some(target) => target.strip_nullable().clone(),
         None => parameter_type(slot.pg_type, text.as_deref()),
     };
-    let value = text.map(|text| normalized(&data_type, text));
+    let value = match text {
+        Some(text)
+            if matches!(data_type, DataType::Array(_)) && text.trim_start().starts_with('{') =>
+        {
+            Some(composite::clickhouse_array(&text)?)
+        }
+        other => other.map(|text| normalized(&data_type, text)),
+    };
     Ok(Parameter { value, data_type })
 }
 

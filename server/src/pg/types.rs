@@ -53,7 +53,17 @@ pub fn parameter_type(pg_type: &Type, text: Option<&str>) -> DataType {
                 _ => DataType::Float64,
             }
         }
-        _ => DataType::String,
+        _ => match postgres::types::by_oid(pg_type.oid()) {
+            // An array type: an Array of its element's type (element types of the values are
+            // not looked at).
+            Some(array) if array.element != 0 => {
+                let element = Type::from_oid(array.element).unwrap_or(Type::TEXT);
+                DataType::Array(Box::new(DataType::Nullable(Box::new(parameter_type(
+                    &element, None,
+                )))))
+            }
+            _ => DataType::String,
+        },
     }
 }
 

@@ -140,3 +140,18 @@ def test_arrays_maps_and_tuples_arrive_as_lists_and_json(conn, binary):
     )
     with pytest.raises(errors.ArraySubscriptError):
         conn.execute("SELECT [[1], [2, 3]]", binary=binary).fetchall()
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_list_parameters_are_arrays(conn, binary):
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS listed (id UInt32, tags Array(String), nums Array(Nullable(Int32)))"
+        " ENGINE = MergeTree ORDER BY id"
+    )
+    conn.execute("TRUNCATE TABLE listed")
+    rows = [(1, ["a", "b c", "it's", "", "NULL"], [1, None]), (2, [], [])]
+    for row in rows:
+        conn.execute("INSERT INTO listed VALUES (%s, %s, %s)", row, binary=binary)
+    assert conn.execute("SELECT id, tags, nums FROM listed ORDER BY id").fetchall() == rows
+    found = conn.execute("SELECT id FROM listed WHERE hasAny(tags, %s::Array(String))", (["zzz", "b c"],), binary=binary)
+    assert found.fetchall() == [(1,)]

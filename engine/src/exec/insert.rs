@@ -155,6 +155,13 @@ fn cast_value(
     {
         return crate::functions::uuids::parse_uuids(array, column);
     }
+    if let (
+        DataType::Array(element),
+        ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View,
+    ) = (target, array.data_type())
+    {
+        return parse_arrays(array, element, arrow, column);
+    }
     if let (DataType::Enum8(items), ArrowType::Utf8 | ArrowType::LargeUtf8) =
         (target, array.data_type())
     {
@@ -185,6 +192,49 @@ fn cast_value(
             format!("cannot insert {source_type} into column {column} of type {target}: {error}"),
         )
     })
+}
+
+/// Arrays in ClickHouse's text form (`['a', NULL]`, `[[1, 2], []]`) read into `Array(element)`:
+/// each element converted to its type as any inserted value is; a NULL text is the empty array.
+fn parse_arrays(
+    array: &ArrayRef,
+    element: &DataType,
+    arrow: &ArrowType,
+    column: &str,
+) -> Result<ArrayRef> {
+    let ArrowType::List(field) = arrow else {
+        return Err(Error::not_implemented(format!("arrays held as {arrow}")));
+    };
+    let strings = datafusion::arrow::compute::cast(array, &ArrowType::Utf8)?;
+    let strings = datafusion::common::cast::as_string_array(&strings)?;
+    let mut offsets = vec![0i32];
+    let mut values: Vec<Option<String>> = Vec::new();
+    for text in strings.iter() {
+        if let Some(text) = text {
+            values.extend(
+                crate::sql::parameters::array_elements(text).map_err(|error| {
+                    Error::query(
+                        ErrorCode::CANNOT_PARSE_TEXT,
+                        format!("cannot read column {column} of type Array({element}): {error}"),
+                    )
+                })?,
+            );
+        }
+        offsets.push(i32::try_from(values.len()).map_err(|_| {
+            Error::query(
+                ErrorCode::TOO_LARGE_ARRAY_SIZE,
+                format!("too many array elements in column {column}"),
+            )
+        })?);
+    }
+    let values: ArrayRef = Arc::new(arrow_array::StringArray::from(values));
+    let values = convert(&values, element, column)?;
+    Ok(Arc::new(arrow_array::ListArray::try_new(
+        Arc::clone(field),
+        arrow_buffer::OffsetBuffer::new(offsets.into()),
+        values,
+        None,
+    )?))
 }
 
 fn check_enum_names<'a>(

@@ -16,7 +16,7 @@ use pgwire::api::results::CopyResponse;
 use pgwire::error::PgWireError;
 
 use super::binary::{self, Refusal};
-use super::{errors, parameters, types};
+use super::{composite, errors, parameters, types};
 
 /// Rows per batch handed to the inserter.
 const BATCH_ROWS: usize = 65_536;
@@ -116,9 +116,14 @@ impl CopyIn {
                     match field {
                         None => builder.append_null(),
                         Some(field) => {
-                            let text = match field {
-                                Field::Text(text) => text,
-                                Field::Binary(bytes) => binary::decode(pg_type, bytes)?,
+                            let array = matches!(data_type.strip_nullable(), DataType::Array(_));
+                            let text = match (field, array) {
+                                (Field::Text(text), true) => composite::clickhouse_array(&text)?,
+                                (Field::Text(text), false) => text,
+                                (Field::Binary(bytes), true) => {
+                                    composite::clickhouse_array_from_binary(bytes)?
+                                }
+                                (Field::Binary(bytes), false) => binary::decode(pg_type, bytes)?,
                             };
                             builder.append_value(parameters::normalized(data_type, text));
                         }

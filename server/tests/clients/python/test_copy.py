@@ -132,3 +132,26 @@ def test_twenty_connections_insert_and_read_at_once(dsn, conn):
     assert done == list(range(20))
     total, workers = conn.execute("SELECT count(), uniqExact(worker) FROM concurrent").fetchone()
     assert (int(total), int(workers)) == (20 * 500, 20)
+
+
+@pytest.mark.parametrize("format", ["text", "csv", "binary"])
+def test_copy_of_array_columns(conn, format):
+    """psycopg writes rows in the text and binary formats; CSV is written by hand."""
+    name = f"copy_arrays_{format}"
+    conn.execute(
+        f"CREATE TABLE {name} (id UInt32, tags Array(String), nums Array(Nullable(Int64)),"
+        " grid Array(Array(Float64))) ENGINE = MergeTree ORDER BY id"
+    )
+    rows = [(1, ["a", "b c", "it's", '"q"', ""], [1, None], [[1.5, 2.0], [3.0, 4.0]]), (2, [], [], [])]
+    with conn.cursor().copy(f"COPY {name} FROM STDIN (FORMAT {format})") as copy:
+        if format == "csv":
+            copy.write(
+                '1,"{a,""b c"",it\'s,""\\""q\\"""",""""}","{1,NULL}","{{1.5,2},{3,4}}"\n'
+                '2,{},{},{}\n'
+            )
+        else:
+            if format == "binary":
+                copy.set_types(["int8", "text[]", "int8[]", "float8[]"])
+            for row in rows:
+                copy.write_row(row)
+    assert conn.execute(f"SELECT id, tags, nums, grid FROM {name} ORDER BY id").fetchall() == rows

@@ -106,6 +106,7 @@ fn state(catalog: &Catalog, current: &str, version: &str) -> Result<SessionState
         relations: tables::relation_oids(catalog, current)?,
         namespaces: tables::namespace_oids(catalog)?,
         indexes: tables::index_definitions(catalog)?,
+        sizes: tables::sizes(catalog)?,
     };
     for function in functions::functions(&facts) {
         datafusion::execution::FunctionRegistry::register_udf(&mut state, Arc::new(function))?;

@@ -139,6 +139,8 @@ pub struct SessionFacts {
     pub namespaces: HashMap<u32, String>,
     /// Index OIDs, their `CREATE INDEX` statements and key columns.
     pub indexes: HashMap<u32, (String, Vec<String>)>,
+    /// Bytes on disk of each table (by OID) and each database (by name).
+    pub sizes: (HashMap<u32, u64>, HashMap<String, u64>),
 }
 
 /// `x::regclass`, `x::regtype`, `x::regnamespace`: a name is looked up (its OID, NULL if none);
@@ -227,6 +229,24 @@ fn expand_arrays(arrays: &ArrayRef) -> DfResult<ArrayRef> {
     ScalarValue::iter_to_array(values)
 }
 
+/// `pg_size_pretty`: bytes below 10 kB, then kB, MB, GB, TB, PB, each rounded half up once
+/// it needs fewer than 20480 of the unit, as PostgreSQL prints sizes.
+fn size_pretty(size: i64) -> String {
+    const LIMIT: i64 = 10 * 1024;
+    if size.abs() < LIMIT {
+        return format!("{size} bytes");
+    }
+    // Halves of each unit, so that the last step can round half up.
+    let mut halves = size >> 9;
+    for unit in ["kB", "MB", "GB", "TB"] {
+        if halves.abs() < LIMIT * 2 - 1 {
+            return format!("{} {unit}", (halves + 1) / 2);
+        }
+        halves >>= 10;
+    }
+    format!("{} PB", (halves + 1) / 2)
+}
+
 /// The catalog functions for a session.
 pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
     let database = facts.database.clone();
@@ -243,6 +263,18 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
         .collect();
     let namespaces = facts.namespaces.clone();
     let indexes = facts.indexes.clone();
+    let (table_sizes, database_sizes) = facts.sizes.clone();
+    let table_size = move |args: &[ArrayRef], _: usize| -> DfResult<ArrayRef> {
+        let oids = oids(&args[0])?;
+        Ok(Arc::new(
+            oids.iter()
+                .map(|oid| {
+                    oid.and_then(|oid| table_sizes.get(&oid))
+                        .map(|bytes| *bytes as i64)
+                })
+                .collect::<arrow_array::Int64Array>(),
+        ))
+    };
     let namespace_names: HashMap<String, u32> = facts
         .namespaces
         .iter()
@@ -393,6 +425,76 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
         function("pg_expandarray", 1..=1, expanded_array(), |args, _| {
             expand_arrays(&args[0])
         }),
+        // A table's size is its parts' bytes on disk (all of it "main fork"; a primary
+        // index lives inside the parts).
+        function("pg_table_size", 1..=1, ArrowType::Int64, table_size.clone()),
+        function(
+            "pg_relation_size",
+            1..=2,
+            ArrowType::Int64,
+            table_size.clone(),
+        ),
+        function(
+            "pg_total_relation_size",
+            1..=1,
+            ArrowType::Int64,
+            table_size,
+        ),
+        function("pg_indexes_size", 1..=1, ArrowType::Int64, |args, _| {
+            Ok(Arc::new(
+                oids(&args[0])?
+                    .iter()
+                    .map(|oid| oid.map(|_| 0i64))
+                    .collect::<arrow_array::Int64Array>(),
+            ))
+        }),
+        function(
+            "pg_database_size",
+            1..=1,
+            ArrowType::Int64,
+            move |args, _| {
+                let names = datafusion::arrow::compute::cast(&args[0], &ArrowType::Utf8)?;
+                let names = datafusion::common::cast::as_string_array(&names)?;
+                Ok(Arc::new(
+                    names
+                        .iter()
+                        .map(|name| {
+                            name.and_then(|name| database_sizes.get(name))
+                                .map(|b| *b as i64)
+                        })
+                        .collect::<arrow_array::Int64Array>(),
+                ))
+            },
+        ),
+        function("pg_size_pretty", 1..=1, ArrowType::Utf8, |args, _| {
+            let sizes = datafusion::arrow::compute::cast(&args[0], &ArrowType::Int64)?;
+            let sizes = datafusion::common::cast::as_int64_array(&sizes)?;
+            Ok(Arc::new(
+                sizes
+                    .iter()
+                    .map(|size| size.map(size_pretty))
+                    .collect::<StringArray>(),
+            ))
+        }),
+        // Granary has no user-defined functions (pg_proc is empty).
+        function(
+            "pg_function_is_visible",
+            1..=1,
+            ArrowType::Boolean,
+            |_, rows| constant(ScalarValue::Boolean(None), rows),
+        ),
+        function(
+            "pg_get_function_result",
+            1..=1,
+            ArrowType::Utf8,
+            |_, rows| constant(ScalarValue::Utf8(None), rows),
+        ),
+        function(
+            "pg_get_function_arguments",
+            1..=1,
+            ArrowType::Utf8,
+            |_, rows| constant(ScalarValue::Utf8(None), rows),
+        ),
         // Granary has no logical replication: no table can be published.
         function(
             "pg_relation_is_publishable",
@@ -419,4 +521,20 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
             |_, rows| constant(ScalarValue::Boolean(Some(true)), rows),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_pretty;
+
+    #[test]
+    fn sizes_are_printed_as_postgresql_prints_them() {
+        assert_eq!(size_pretty(0), "0 bytes");
+        assert_eq!(size_pretty(10_239), "10239 bytes");
+        assert_eq!(size_pretty(10_240), "10 kB");
+        assert_eq!(size_pretty(1_000_000), "977 kB");
+        assert_eq!(size_pretty(123_456_789), "118 MB");
+        assert_eq!(size_pretty(10_000_000_000), "9537 MB");
+        assert_eq!(size_pretty(100_000_000_000), "93 GB");
+    }
 }

@@ -75,6 +75,8 @@ pub fn namespace_oids(catalog: &Catalog) -> Result<HashMap<u32, String>> {
     oids.insert(INFORMATION_SCHEMA_OID, "information_schema".to_string());
     Ok(oids)
 }
+/// `pg_default`, the one tablespace.
+const DEFAULT_TABLESPACE_OID: u32 = 1663;
 /// The `heap` access method.
 const HEAP_OID: u32 = 2;
 /// The role clients see as the owner of everything.
@@ -105,6 +107,21 @@ pub fn index_oid(database: &str, table: &str) -> u32 {
 /// The name of a table's primary key index, as PostgreSQL names one.
 pub fn index_name(table: &str) -> String {
     format!("{table}_pkey")
+}
+
+/// Bytes on disk of every table (by OID) and of every database (by name).
+pub fn sizes(catalog: &Catalog) -> Result<(HashMap<u32, u64>, HashMap<String, u64>)> {
+    let mut tables = HashMap::new();
+    let mut databases: HashMap<String, u64> = catalog
+        .database_names()?
+        .into_iter()
+        .map(|name| (name, 0))
+        .collect();
+    for table in table_facts(catalog)? {
+        tables.insert(table.oid, table.bytes);
+        *databases.entry(table.database).or_default() += table.bytes;
+    }
+    Ok((tables, databases))
 }
 
 /// `pg_get_indexdef` of every primary key: the statement that would create it, and its columns.
@@ -149,6 +166,16 @@ fn text(value: &str) -> ScalarValue {
 
 fn no_text() -> ScalarValue {
     ScalarValue::Utf8(None)
+}
+
+/// A NULL `text[]` (an ACL or options column Granary has nothing for).
+fn no_texts() -> ScalarValue {
+    ScalarValue::try_from(&text_array()).unwrap_or(ScalarValue::Null)
+}
+
+/// `text[]`.
+fn text_array() -> ArrowType {
+    ArrowType::List(Arc::new(Field::new_list_field(TEXT, true)))
 }
 
 fn int2(value: i16) -> ScalarValue {
@@ -209,6 +236,9 @@ struct TableFacts {
     comment: Option<String>,
     /// The attribute numbers of the primary key's columns, in key order.
     key: Vec<i16>,
+    /// Rows and bytes on disk of the active parts.
+    rows: u64,
+    bytes: u64,
     /// Name, ClickHouse type, DEFAULT text, comment.
     columns: Vec<(
         String,
@@ -226,7 +256,10 @@ fn table_facts(catalog: &Catalog) -> Result<Vec<TableFacts>> {
             continue;
         }
         for table in catalog.tables(&database)? {
+            let parts = table.data.snapshot()?;
             facts.push(TableFacts {
+                rows: parts.rows(),
+                bytes: parts.parts.iter().map(|part| part.bytes_on_disk).sum(),
                 oid: table_oid(&database, &table.name),
                 database: database.clone(),
                 name: table.name.clone(),
@@ -272,13 +305,13 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
             oid(PG_CATALOG_OID),
             text("pg_catalog"),
             oid(ROLE_OID),
-            no_text(),
+            no_texts(),
         ],
         vec![
             oid(INFORMATION_SCHEMA_OID),
             text("information_schema"),
             oid(ROLE_OID),
-            no_text(),
+            no_texts(),
         ],
     ];
     namespaces.extend(databases.iter().map(|database| {
@@ -286,7 +319,7 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
             oid(namespace_oid(database)),
             text(database),
             oid(ROLE_OID),
-            no_text(),
+            no_texts(),
         ]
     }));
     register(
@@ -296,7 +329,7 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
                 ("oid", OID),
                 ("nspname", TEXT),
                 ("nspowner", OID),
-                ("nspacl", TEXT),
+                ("nspacl", text_array()),
             ],
             &namespaces,
         )?,
@@ -325,8 +358,10 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
             oid(0),
             no_text(),
             int2(i16::try_from(table.columns.len()).unwrap_or(i16::MAX)),
-            ScalarValue::Float32(Some(-1.0)),
-            no_text(),
+            // Rows as PostgreSQL's estimate (exact here).
+            ScalarValue::Float32(Some(table.rows as f32)),
+            no_texts(),
+            no_texts(),
             oid(0),
         ]
     };
@@ -388,7 +423,8 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
                 ("relpartbound", TEXT),
                 ("relnatts", INT2),
                 ("reltuples", FLOAT4),
-                ("relacl", TEXT),
+                ("relacl", text_array()),
+                ("reloptions", text_array()),
                 ("relfilenode", OID),
             ],
             &classes,
@@ -533,6 +569,7 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
                 flag(false),
                 flag(true),
                 int4(-1),
+                oid(DEFAULT_TABLESPACE_OID),
             ]
         })
         .collect();
@@ -555,6 +592,7 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
                 ("datistemplate", BOOL),
                 ("datallowconn", BOOL),
                 ("datconnlimit", INT4),
+                ("dattablespace", OID),
             ],
             &database_rows,
         )?,
@@ -630,6 +668,9 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
         flag(true),
         flag(true),
         int4(-1),
+        ScalarValue::TimestampMicrosecond(None, None),
+        flag(false),
+        flag(true),
     ];
     register(
         "pg_roles",
@@ -643,6 +684,12 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
                 ("rolcreatedb", BOOL),
                 ("rolcanlogin", BOOL),
                 ("rolconnlimit", INT4),
+                (
+                    "rolvaliduntil",
+                    ArrowType::Timestamp(arrow_schema::TimeUnit::Microsecond, None),
+                ),
+                ("rolreplication", BOOL),
+                ("rolbypassrls", BOOL),
             ],
             &[role],
         )?,
@@ -652,6 +699,17 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
         relation(
             &[("usename", TEXT), ("usesysid", OID), ("usesuper", BOOL)],
             &[vec![text(ROLE), oid(ROLE_OID), flag(true)]],
+        )?,
+    )?;
+    register(
+        "pg_tablespace",
+        relation(
+            &[("oid", OID), ("spcname", TEXT), ("spcowner", OID)],
+            &[vec![
+                oid(DEFAULT_TABLESPACE_OID),
+                text("pg_default"),
+                oid(ROLE_OID),
+            ]],
         )?,
     )?;
     for (name, columns) in empty_relations() {
@@ -761,8 +819,31 @@ pub(super) fn empty_relations() -> Vec<(&'static str, Vec<Column>)> {
                 ("prattrs", TEXT),
             ],
         ),
+        (
+            "pg_auth_members",
+            vec![
+                ("oid", OID),
+                ("roleid", OID),
+                ("member", OID),
+                ("grantor", OID),
+                ("admin_option", BOOL),
+            ],
+        ),
+        // Granary has no user-defined functions; its builtins are not PostgreSQL's.
+        (
+            "pg_proc",
+            vec![
+                ("oid", OID),
+                ("proname", TEXT),
+                ("pronamespace", OID),
+                ("proowner", OID),
+                ("prokind", TEXT),
+                ("prorettype", OID),
+                ("proargtypes", TEXT),
+                ("proretset", BOOL),
+            ],
+        ),
         ("pg_extension", vec![("oid", OID), ("extname", TEXT)]),
-        ("pg_tablespace", vec![("oid", OID), ("spcname", TEXT)]),
     ]
 }
 

@@ -249,7 +249,13 @@ impl Unnester {
                 }
                 _ => String::new(),
             };
-            format!("array_agg({item}{order})")
+            // Only the rows the condition matched: an outer value without any has the one
+            // row of the LEFT JOIN's NULLs, which would make `{NULL}` instead of no array.
+            let matched = inner
+                .selection
+                .as_ref()
+                .map_or_else(|| "TRUE".to_string(), |c| local(c).to_string());
+            format!("array_agg({item}{order}) FILTER (WHERE {matched})")
         } else if let Expr::Function(function) = &item
             && super::AGGREGATES.contains(&function.name.to_string().to_ascii_lowercase().as_str())
         {

@@ -93,3 +93,16 @@ def test_version_names_postgresql_first(port, database):
         version = conn.execute("SELECT version()").fetchone()[0]
         assert version.startswith("PostgreSQL 15.0 (Granary "), version
         assert conn.execute("SELECT current_schema()").fetchone() == (database,)
+
+
+def test_psql_verbose_listings_roles_and_functions(port, database, table):
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=default dbname={database}", autocommit=True) as conn:
+        conn.execute(f"INSERT INTO {table} (id, name, at) VALUES (1, 'a', now())")
+    tables = psql(port, database, "\\dt+")
+    row = next(line for line in tables if line.startswith(f"{database}|{table}|table|"))
+    size = row.split("|")[6]
+    assert size.endswith(" bytes") and int(size.split()[0]) > 0, row
+    databases = psql(port, database, "\\l+")
+    assert any(line.startswith(f"{database}|default|UTF8|") and "|pg_default|" in line for line in databases)
+    assert "default|Superuser, Create role, Create DB, Bypass RLS|" in psql(port, database, "\\du")
+    assert psql(port, database, "\\df")[-1] == "(0 rows)"

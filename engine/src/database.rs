@@ -423,15 +423,16 @@ impl Session {
     }
 
     /// Runs a query on PostgreSQL's catalogs (see [`crate::postgres`]) in PostgreSQL's dialect,
-    /// its `$n` taking the values of `parameters`; `version` is what `version()` answers.
+    /// its `$n` taking the values of `parameters`; `context` is what the front end knows of the
+    /// connection (`version()`, the user and roles, cancelling other backends).
     pub async fn execute_postgres(
         &self,
         sql: &str,
-        version: &str,
+        context: &crate::postgres::PgContext,
         parameters: &[Parameter],
     ) -> Result<QueryResult> {
         let (state, plan) =
-            crate::postgres::plan(&self.database.catalog, &self.current_database, version, sql)
+            crate::postgres::plan(&self.database.catalog, &self.current_database, context, sql)
                 .await?;
         let plan = crate::postgres::bind(plan, parameters)?;
         let stream = DataFrame::new(state, plan)
@@ -458,9 +459,13 @@ impl Session {
     }
 
     /// What a query on PostgreSQL's catalogs takes and returns, without running it.
-    pub async fn prepare_postgres(&self, sql: &str, version: &str) -> Result<Prepared> {
+    pub async fn prepare_postgres(
+        &self,
+        sql: &str,
+        context: &crate::postgres::PgContext,
+    ) -> Result<Prepared> {
         let (state, plan) =
-            crate::postgres::plan(&self.database.catalog, &self.current_database, version, sql)
+            crate::postgres::plan(&self.database.catalog, &self.current_database, context, sql)
                 .await?;
         let parameters = crate::postgres::parameter_types(&plan)?;
         let typed: Vec<Parameter> = parameters

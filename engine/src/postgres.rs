@@ -43,6 +43,58 @@ use crate::error::{Error, Result};
 /// The DataFusion catalog the PostgreSQL schemas live in.
 const CATALOG_NAME: &str = "postgres";
 
+/// A role (user) as `pg_roles` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub name: String,
+    /// May write (and cancel any backend); read-only users are not superusers.
+    pub superuser: bool,
+}
+
+/// `pg_cancel_backend(pid)`: whether a backend was signalled, or why the caller may not.
+pub type CancelBackend = Arc<dyn Fn(i32) -> std::result::Result<bool, String> + Send + Sync>;
+
+/// What catalog queries know of the front end's connection: PostgreSQL's version string, the
+/// user and the roles there are, the backend's process id, and how to cancel another backend.
+#[derive(Clone)]
+pub struct PgContext {
+    /// What `version()` answers.
+    pub version: String,
+    /// `current_user`.
+    pub user: String,
+    pub roles: Vec<Role>,
+    /// `pg_backend_pid()`.
+    pub backend_pid: i32,
+    pub cancel_backend: Option<CancelBackend>,
+}
+
+impl std::fmt::Debug for PgContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgContext")
+            .field("version", &self.version)
+            .field("user", &self.user)
+            .field("roles", &self.roles)
+            .field("backend_pid", &self.backend_pid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgContext {
+    /// A context with `version` and the one superuser `default` (embedded use, tests).
+    pub fn with_version(version: &str) -> PgContext {
+        PgContext {
+            version: version.to_string(),
+            user: tables::ROLE.to_string(),
+            roles: vec![Role {
+                name: tables::ROLE.to_string(),
+                superuser: true,
+            }],
+            backend_pid: 0,
+            cancel_backend: None,
+        }
+    }
+}
+
 /// Whether `sql` reads PostgreSQL's catalogs: it names `pg_catalog`, `information_schema`, or
 /// a relation or function whose name starts with `pg_`. (A Granary table named `pg_...` is
 /// therefore reached over the PostgreSQL protocol only qualified by its database.)
@@ -64,19 +116,32 @@ pub fn is_catalog_query(sql: &str) -> bool {
     // `SELECT version()`, `SELECT current_schema()` without a table: the session's PostgreSQL
     // answers (`version()` names PostgreSQL 15, which clients parse).
     let session_function = !words.iter().any(|word| word == "from")
-        && words
+        && (words
             .windows(2)
-            .any(|pair| SESSION_FUNCTIONS.contains(&pair[0].as_str()) && pair[1] == "(");
+            .any(|pair| SESSION_FUNCTIONS.contains(&pair[0].as_str()) && pair[1] == "(")
+            || words
+                .iter()
+                .any(|word| BARE_SESSION_FUNCTIONS.contains(&word.as_str())));
     names_catalog || session_function
 }
 
+/// SQL's functions written without parentheses (`SELECT current_user`).
+const BARE_SESSION_FUNCTIONS: &[&str] = &["current_user", "session_user", "current_catalog"];
+
 /// Functions PostgreSQL clients call on their own, answered as PostgreSQL does.
-const SESSION_FUNCTIONS: &[&str] = &["version", "current_schema", "current_schemas"];
+const SESSION_FUNCTIONS: &[&str] = &[
+    "version",
+    "current_schema",
+    "current_schemas",
+    "current_user",
+    "session_user",
+    "pg_backend_pid",
+];
 
 /// The state catalog queries of a session run in: the PostgreSQL schemas of `catalog` now,
 /// `pg_catalog` first on the search path, and the catalog functions for `current` (the
 /// session's database).
-fn state(catalog: &Catalog, current: &str, version: &str) -> Result<SessionState> {
+fn state(catalog: &Catalog, current: &str, context: &PgContext) -> Result<SessionState> {
     let config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG_NAME, "pg_catalog")
         .with_information_schema(false);
@@ -85,7 +150,7 @@ fn state(catalog: &Catalog, current: &str, version: &str) -> Result<SessionState
         .with_default_features()
         .build();
     let schemas = MemoryCatalogProvider::new();
-    schemas.register_schema("pg_catalog", tables::pg_catalog(catalog)?)?;
+    schemas.register_schema("pg_catalog", tables::pg_catalog(catalog, &context.roles)?)?;
     schemas.register_schema(
         "information_schema",
         tables::information_schema(catalog, current)?,
@@ -102,7 +167,7 @@ fn state(catalog: &Catalog, current: &str, version: &str) -> Result<SessionState
     let facts = functions::SessionFacts {
         database: current.to_string(),
         visible,
-        version: version.to_string(),
+        context: context.clone(),
         relations: tables::relation_oids(catalog, current)?,
         namespaces: tables::namespace_oids(catalog)?,
         indexes: tables::index_definitions(catalog)?,
@@ -161,6 +226,29 @@ fn rewrite(statement: &mut Statement) {
                     inner.as_mut(),
                     Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
                 );
+            }
+            Expr::Identifier(ident)
+                if ident.quote_style.is_none()
+                    && BARE_SESSION_FUNCTIONS
+                        .contains(&ident.value.to_ascii_lowercase().as_str()) =>
+            {
+                let name = match ident.value.to_ascii_lowercase().as_str() {
+                    "current_catalog" => "current_database".to_string(),
+                    other => other.to_string(),
+                };
+                *expr = call_with(&name, Vec::new());
+            }
+            Expr::Function(function)
+                if matches!(function.args, FunctionArguments::None)
+                    && function.name.0.len() == 1
+                    && BARE_SESSION_FUNCTIONS
+                        .contains(&function.name.to_string().to_ascii_lowercase().as_str()) =>
+            {
+                let name = match function.name.to_string().to_ascii_lowercase().as_str() {
+                    "current_catalog" => "current_database".to_string(),
+                    other => other.to_string(),
+                };
+                *expr = call_with(&name, Vec::new());
             }
             Expr::CompoundFieldAccess { root, access_chain } => {
                 // `(composite).field` reads a field of a struct.
@@ -407,7 +495,7 @@ pub fn bind(plan: LogicalPlan, parameters: &[crate::Parameter]) -> Result<Logica
 pub async fn plan(
     catalog: &Catalog,
     current: &str,
-    version: &str,
+    context: &PgContext,
     sql: &str,
 ) -> Result<(SessionState, LogicalPlan)> {
     let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
@@ -434,7 +522,7 @@ pub async fn plan(
     unnest::drop_unread_subqueries(&mut statement, &empty);
     unnest::unnest(&mut statement);
     rewrite(&mut statement);
-    let state = state(catalog, current, version)?;
+    let state = state(catalog, current, context)?;
     let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(statement)))
         .await?;

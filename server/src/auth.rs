@@ -81,6 +81,11 @@ impl Users {
     pub fn get(&self, name: &str) -> Option<&User> {
         self.users.get(name)
     }
+
+    /// Every user, by name.
+    pub fn all(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
 }
 
 type HmacSha256 = Hmac<Sha256>;

@@ -131,8 +131,8 @@ pub struct SessionFacts {
     pub database: String,
     /// The OIDs of the current database's tables (visible unqualified).
     pub visible: HashSet<u32>,
-    /// `version()`.
-    pub version: String,
+    /// The front end's connection.
+    pub context: super::PgContext,
     /// `regclass` names (`t`, `db.t`, `pg_class`) and their OIDs.
     pub relations: HashMap<String, u32>,
     /// Schema OIDs and names.
@@ -253,7 +253,11 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
     let schema = facts.database.clone();
     let schemas = facts.database.clone();
     let visible = facts.visible.clone();
-    let version = facts.version.clone();
+    let version = facts.context.version.clone();
+    let user = facts.context.user.clone();
+    let session_user = facts.context.user.clone();
+    let backend_pid = facts.context.backend_pid;
+    let cancel_backend = facts.context.cancel_backend.clone();
     let relations = facts.relations.clone();
     let relation_names: HashMap<u32, String> = facts
         .relations
@@ -322,6 +326,38 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
         function("pg_get_userbyid", 1..=1, ArrowType::Utf8, |_, rows| {
             constant(ScalarValue::Utf8(Some(ROLE.to_string())), rows)
         }),
+        function("current_user", 0..=0, ArrowType::Utf8, move |_, rows| {
+            constant(ScalarValue::Utf8(Some(user.clone())), rows)
+        }),
+        function("session_user", 0..=0, ArrowType::Utf8, move |_, rows| {
+            constant(ScalarValue::Utf8(Some(session_user.clone())), rows)
+        }),
+        function("pg_backend_pid", 0..=0, ArrowType::Int32, move |_, rows| {
+            constant(ScalarValue::Int32(Some(backend_pid)), rows)
+        }),
+        function(
+            "pg_cancel_backend",
+            1..=1,
+            ArrowType::Boolean,
+            move |args, _| {
+                let Some(cancel) = &cancel_backend else {
+                    return Err(datafusion::error::DataFusionError::NotImplemented(
+                        "pg_cancel_backend outside a server connection".to_string(),
+                    ));
+                };
+                let pids = integers(&args[0])?;
+                let mut signalled = Vec::with_capacity(pids.len());
+                for pid in pids.iter() {
+                    signalled.push(match pid {
+                        Some(pid) => Some(
+                            cancel(pid).map_err(datafusion::error::DataFusionError::Execution)?,
+                        ),
+                        None => None,
+                    });
+                }
+                Ok(Arc::new(BooleanArray::from(signalled)))
+            },
+        ),
         function(
             "pg_table_is_visible",
             1..=1,

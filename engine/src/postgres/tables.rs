@@ -91,6 +91,15 @@ pub fn object_oid(name: &str) -> u32 {
     16_384 + hash % (i32::MAX as u32 - 16_384)
 }
 
+/// The OID of a role: PostgreSQL's bootstrap superuser's (10) for `default`, the others hashed.
+pub fn role_oid(name: &str) -> u32 {
+    if name == ROLE {
+        ROLE_OID
+    } else {
+        object_oid(&format!("role {name}"))
+    }
+}
+
 /// The OID of a database's schema.
 pub fn namespace_oid(database: &str) -> u32 {
     object_oid(database)
@@ -291,7 +300,7 @@ fn table_facts(catalog: &Catalog) -> Result<Vec<TableFacts>> {
 }
 
 /// The `pg_catalog` schema of `catalog` as it is now.
-pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
+pub fn pg_catalog(catalog: &Catalog, roles: &[super::Role]) -> Result<Arc<dyn SchemaProvider>> {
     let schema = MemorySchemaProvider::new();
     let databases = catalog.database_names()?;
     let tables = table_facts(catalog)?;
@@ -659,19 +668,24 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
             ],
         )?,
     )?;
-    let role = vec![
-        oid(ROLE_OID),
-        text(ROLE),
-        flag(true),
-        flag(true),
-        flag(true),
-        flag(true),
-        flag(true),
-        int4(-1),
-        ScalarValue::TimestampMicrosecond(None, None),
-        flag(false),
-        flag(true),
-    ];
+    let role_rows: Vec<Vec<ScalarValue>> = roles
+        .iter()
+        .map(|role| {
+            vec![
+                oid(role_oid(&role.name)),
+                text(&role.name),
+                flag(role.superuser),
+                flag(true),
+                flag(role.superuser),
+                flag(role.superuser),
+                flag(true),
+                int4(-1),
+                ScalarValue::TimestampMicrosecond(None, None),
+                flag(false),
+                flag(role.superuser),
+            ]
+        })
+        .collect();
     register(
         "pg_roles",
         relation(
@@ -691,14 +705,23 @@ pub fn pg_catalog(catalog: &Catalog) -> Result<Arc<dyn SchemaProvider>> {
                 ("rolreplication", BOOL),
                 ("rolbypassrls", BOOL),
             ],
-            &[role],
+            &role_rows,
         )?,
     )?;
     register(
         "pg_user",
         relation(
             &[("usename", TEXT), ("usesysid", OID), ("usesuper", BOOL)],
-            &[vec![text(ROLE), oid(ROLE_OID), flag(true)]],
+            &roles
+                .iter()
+                .map(|role| {
+                    vec![
+                        text(&role.name),
+                        oid(role_oid(&role.name)),
+                        flag(role.superuser),
+                    ]
+                })
+                .collect::<Vec<_>>(),
         )?,
     )?;
     register(

@@ -1,16 +1,19 @@
 //! PostgreSQL's catalogs over Granary's: the queries psql and pgjdbc send, in PostgreSQL's
 //! dialect, answered from the tables of the database.
 
+use granary_engine::postgres::PgContext;
 use granary_engine::{Parameter, Session};
 use granary_protocol::DataType;
 
 use crate::support::open;
 
-const VERSION: &str = "PostgreSQL 15.0 (Granary test)";
+fn context() -> PgContext {
+    PgContext::with_version("PostgreSQL 15.0 (Granary test)")
+}
 
 async fn rows(session: &Session, sql: &str, parameters: &[Parameter]) -> Vec<String> {
     let batches = session
-        .execute_postgres(sql, VERSION, parameters)
+        .execute_postgres(sql, &context(), parameters)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .collect()
@@ -118,7 +121,7 @@ async fn columns_types_defaults_and_comments_are_described() {
     .await;
     assert_eq!(nullable, ["v|YES|integer"]);
     let described = session
-        .prepare_postgres("SELECT relname FROM pg_class WHERE oid = $1", VERSION)
+        .prepare_postgres("SELECT relname FROM pg_class WHERE oid = $1", &context())
         .await
         .unwrap();
     assert_eq!(described.parameters, [Some(DataType::UInt32)]);

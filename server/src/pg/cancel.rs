@@ -49,18 +49,53 @@ impl Running {
 #[derive(Debug, Default)]
 pub struct Registry {
     next_pid: AtomicI32,
-    connections: Mutex<HashMap<i32, (i32, Arc<Running>)>>,
+    connections: Mutex<HashMap<i32, Backend>>,
+}
+
+/// One connection as the registry knows it.
+#[derive(Debug)]
+struct Backend {
+    secret: i32,
+    user: String,
+    running: Arc<Running>,
 }
 
 impl Registry {
-    /// Registers a connection: its process id and secret.
-    pub fn register(&self, running: Arc<Running>) -> (i32, i32) {
+    /// Registers a connection of `user`: its process id and secret.
+    pub fn register(&self, running: Arc<Running>, user: &str) -> (i32, i32) {
         let pid = 1000 + self.next_pid.fetch_add(1, Ordering::Relaxed);
         let secret = random_secret();
         if let Ok(mut connections) = self.connections.lock() {
-            connections.insert(pid, (secret, running));
+            connections.insert(
+                pid,
+                Backend {
+                    secret,
+                    user: user.to_string(),
+                    running,
+                },
+            );
         }
         (pid, secret)
+    }
+
+    /// `pg_cancel_backend(pid)` by `user`: whether a connection `pid` exists (its running query,
+    /// if any, is stopped). Only a superuser may cancel another user's query.
+    pub fn cancel_backend(&self, pid: i32, user: &str, superuser: bool) -> Result<bool, String> {
+        let Ok(connections) = self.connections.lock() else {
+            return Ok(false);
+        };
+        let Some(backend) = connections.get(&pid) else {
+            return Ok(false);
+        };
+        if !superuser && backend.user != user {
+            return Err(format!(
+                "permission denied to cancel the query of process {pid}: only a superuser or \
+                 the same user may"
+            ));
+        }
+        tracing::info!(pid, by = user, "pg_cancel_backend");
+        backend.running.cancel();
+        Ok(true)
     }
 
     /// Forgets a closed connection.
@@ -74,8 +109,8 @@ impl Registry {
         let running = self.connections.lock().ok().and_then(|connections| {
             connections
                 .get(&pid)
-                .filter(|(known, _)| *known == secret)
-                .map(|(_, running)| Arc::clone(running))
+                .filter(|backend| backend.secret == secret)
+                .map(|backend| Arc::clone(&backend.running))
         });
         if let Some(running) = running {
             tracing::info!(pid, "cancel request");
@@ -125,7 +160,7 @@ mod tests {
     fn only_the_right_secret_cancels() {
         let registry = Registry::default();
         let running = Arc::new(Running::default());
-        let (pid, secret) = registry.register(Arc::clone(&running));
+        let (pid, secret) = registry.register(Arc::clone(&running), "default");
         let token = running.start();
         registry.cancel(pid, secret.wrapping_add(2));
         assert!(!token.is_cancelled());
@@ -137,5 +172,21 @@ mod tests {
         registry.cancel(pid, secret);
         assert!(!next.is_cancelled());
         registry.unregister(pid);
+    }
+
+    #[test]
+    fn pg_cancel_backend_needs_the_same_user_or_a_superuser() {
+        let registry = Registry::default();
+        let running = Arc::new(Running::default());
+        let (pid, _) = registry.register(Arc::clone(&running), "alice");
+        let token = running.start();
+        assert!(registry.cancel_backend(pid, "bob", false).is_err());
+        assert!(!token.is_cancelled());
+        assert_eq!(registry.cancel_backend(pid, "alice", false), Ok(true));
+        assert!(token.is_cancelled());
+        let next = running.start();
+        assert_eq!(registry.cancel_backend(pid, "root", true), Ok(true));
+        assert!(next.is_cancelled());
+        assert_eq!(registry.cancel_backend(pid + 1, "root", true), Ok(false));
     }
 }

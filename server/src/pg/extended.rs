@@ -161,7 +161,7 @@ impl Handler {
             StatementKind::Catalog(sql) => {
                 let prepared = connection
                     .session
-                    .prepare_postgres(sql, &super::version_text())
+                    .prepare_postgres(sql, &self.pg_context())
                     .await
                     .map_err(|e| engine_error(&e))?;
                 let columns = match prepared.columns {
@@ -428,11 +428,11 @@ impl Handler {
                     return Ok(());
                 }
                 StatementKind::Engine(sql) | StatementKind::Catalog(sql) => {
-                    let version = super::version_text();
+                    let context = self.pg_context();
                     let session = &mut connection.session;
                     let result = if matches!(statement.kind, StatementKind::Catalog(_)) {
                         tokio::select! {
-                            result = session.execute_postgres(sql, &version, &portal.parameters) => Some(result),
+                            result = session.execute_postgres(sql, &context, &portal.parameters) => Some(result),
                             () = token.cancelled() => None,
                         }
                     } else {

@@ -28,6 +28,8 @@ use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use futures::{Sink, SinkExt, StreamExt, stream};
 use granary_engine::{Database, QueryResult, Session};
 
+use granary_engine::postgres::{PgContext, Role};
+
 use crate::auth::{ScramError, ScramExchange, User, Users};
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
@@ -75,6 +77,7 @@ impl PgConnection {
                 running: Arc::new(cancel::Running::default()),
                 registry: Arc::clone(registry),
                 pid: std::sync::OnceLock::new(),
+                user: std::sync::OnceLock::new(),
             }),
             canceller: Arc::new(cancel::Canceller {
                 registry: Arc::clone(registry),
@@ -115,6 +118,8 @@ struct Handler {
     registry: Arc<cancel::Registry>,
     /// The process id clients cancel by, once registered at startup.
     pid: std::sync::OnceLock<i32>,
+    /// The user, once logged in.
+    user: std::sync::OnceLock<User>,
 }
 
 impl Drop for Handler {
@@ -155,6 +160,35 @@ fn server_version() -> String {
 /// What `version()` answers in catalog queries.
 fn version_text() -> String {
     format!("PostgreSQL {}", server_version())
+}
+
+impl Handler {
+    /// What catalog queries know of this connection.
+    fn pg_context(&self) -> PgContext {
+        let user = self.user.get().cloned().unwrap_or_else(|| User {
+            name: String::new(),
+            secret: None,
+            readonly: true,
+        });
+        let registry = Arc::clone(&self.registry);
+        let caller = user.clone();
+        PgContext {
+            version: version_text(),
+            user: user.name.clone(),
+            roles: self
+                .users
+                .all()
+                .map(|user| Role {
+                    name: user.name.clone(),
+                    superuser: !user.readonly,
+                })
+                .collect(),
+            backend_pid: self.pid.get().copied().unwrap_or(0),
+            cancel_backend: Some(Arc::new(move |pid| {
+                registry.cancel_backend(pid, &caller.name, !caller.readonly)
+            })),
+        }
+    }
 }
 
 fn server_parameters() -> DefaultServerParameterProvider {
@@ -222,7 +256,10 @@ impl Handler {
                     .map_err(|error| errors::engine_error(&error))?;
             }
         }
-        let (pid, secret) = self.registry.register(Arc::clone(&self.running));
+        let _ = self.user.set(user.clone());
+        let (pid, secret) = self
+            .registry
+            .register(Arc::clone(&self.running), &user.name);
         if self.pid.set(pid).is_err() {
             self.registry.unregister(pid);
         } else {
@@ -441,10 +478,10 @@ impl Handler {
             StatementKind::Engine(sql) | StatementKind::Catalog(sql) => {
                 let token = self.running.start();
                 let session = &mut connection.session;
-                let version = version_text();
+                let context = self.pg_context();
                 let result = if catalog {
                     tokio::select! {
-                        result = session.execute_postgres(&sql, &version, &[]) => Some(result),
+                        result = session.execute_postgres(&sql, &context, &[]) => Some(result),
                         () = token.cancelled() => None,
                     }
                 } else {

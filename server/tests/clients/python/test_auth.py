@@ -54,3 +54,38 @@ def test_read_only_user_reads_but_cannot_write(port, database):
             with conn.cursor().copy("COPY guarded FROM STDIN") as copy:
                 copy.write("3\n")
         assert conn.execute("SELECT count() FROM guarded").fetchone()[0] == 1
+
+
+def test_roles_and_the_session_user_are_the_configured_users(port, database):
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=reader dbname={database}") as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("reader",)
+        roles = conn.execute("SELECT rolname, rolsuper FROM pg_catalog.pg_roles ORDER BY rolname").fetchall()
+        assert roles == [("alice", True), ("default", True), ("reader", False)]
+        assert conn.execute("SELECT pg_backend_pid()").fetchone()[0] == conn.info.backend_pid
+
+
+def test_pg_cancel_backend_stops_another_connections_query(port, database):
+    import threading
+    import time
+
+    dsn = f"host=127.0.0.1 port={port} user=default dbname={database}"
+    with psycopg.connect(dsn, autocommit=True) as victim, psycopg.connect(dsn, autocommit=True) as admin:
+        pid = victim.info.backend_pid
+        outcome = {}
+
+        def cancel_soon():
+            time.sleep(0.3)
+            outcome["signalled"] = admin.execute("SELECT pg_cancel_backend(%s)", (pid,)).fetchone()[0]
+
+        canceller = threading.Thread(target=cancel_soon)
+        canceller.start()
+        with pytest.raises(errors.QueryCanceled):
+            victim.execute("SELECT sum(number) FROM numbers(100000000000)")
+        canceller.join()
+        assert outcome["signalled"] is True
+        assert victim.execute("SELECT 1").fetchone() == (1,)
+        assert admin.execute("SELECT pg_cancel_backend(999999)").fetchone() == (False,)
+        # A read-only user may not cancel another user's query.
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=reader dbname={database}") as reader:
+            with pytest.raises(psycopg.Error, match="permission denied"):
+                reader.execute("SELECT pg_cancel_backend(%s)", (pid,))

@@ -263,6 +263,26 @@ fn rewrite(statement: &mut Statement) {
                 let call = std::mem::replace(expr, Expr::value(Value::Null));
                 *expr = call_with("unnest", vec![call]);
             }
+            // Arrays start at 1 here: the upper bound of a dimension is its length.
+            Expr::Function(function)
+                if function
+                    .name
+                    .0
+                    .last()
+                    .and_then(|part| part.as_ident())
+                    .is_some_and(|ident| ident.value.eq_ignore_ascii_case("array_upper")) =>
+            {
+                // PostgreSQL's bounds are int4; DataFusion's length is unsigned.
+                function.name = ObjectName::from(vec![Ident::new("array_length")]);
+                let length = std::mem::replace(expr, Expr::value(Value::Null));
+                *expr = Expr::Cast {
+                    kind: CastKind::Cast,
+                    expr: Box::new(length),
+                    data_type: SqlType::BigInt(None),
+                    array: false,
+                    format: None,
+                };
+            }
             Expr::Function(function) => {
                 let parts = &function.name.0;
                 if parts.len() == 2

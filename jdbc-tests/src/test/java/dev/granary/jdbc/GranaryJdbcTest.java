@@ -278,6 +278,21 @@ class GranaryJdbcTest {
   }
 
   @Test
+  void databaseMetaDataListsTheTypes() throws SQLException {
+    try (Connection connection = connect();
+        ResultSet types = connection.getMetaData().getTypeInfo()) {
+      java.util.Map<String, Integer> found = new java.util.HashMap<>();
+      while (types.next()) {
+        found.put(types.getString("TYPE_NAME"), types.getInt("DATA_TYPE"));
+      }
+      assertEquals(Types.BIGINT, found.get("int8"));
+      assertEquals(Types.VARCHAR, found.get("text"));
+      assertEquals(Types.NUMERIC, found.get("numeric"));
+      assertEquals(Types.ARRAY, found.get("_int4"));
+    }
+  }
+
+  @Test
   void scramPasswordsAreCheckedAndAWrongOneGets28P01() throws SQLException {
     // server/tests/clients/run.sh configures alice with the password "pencil".
     try (Connection connection = DriverManager.getConnection(url(DATABASE), "alice", "pencil");

@@ -25,9 +25,9 @@ use datafusion::prelude::SessionConfig;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident, ObjectName,
-    Query, SelectItem, SetExpr, Statement, Value, visit_expressions_mut,
+    AccessExpr, BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArguments,
+    GroupByExpr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement, Value,
+    visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -36,6 +36,7 @@ use granary_protocol::ErrorCode;
 use granary_protocol::types::field_for;
 
 use crate::functions::type_name::clickhouse_type;
+use crate::sql::rewrite::function_call;
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
@@ -236,7 +237,7 @@ fn rewrite(statement: &mut Statement) {
                     "current_catalog" => "current_database".to_string(),
                     other => other.to_string(),
                 };
-                *expr = call_with(&name, Vec::new());
+                *expr = function_call(&name, Vec::new());
             }
             Expr::Function(function)
                 if matches!(function.args, FunctionArguments::None)
@@ -248,20 +249,20 @@ fn rewrite(statement: &mut Statement) {
                     "current_catalog" => "current_database".to_string(),
                     other => other.to_string(),
                 };
-                *expr = call_with(&name, Vec::new());
+                *expr = function_call(&name, Vec::new());
             }
             Expr::CompoundFieldAccess { root, access_chain } => {
                 // `(composite).field` reads a field of a struct.
                 if let [AccessExpr::Dot(Expr::Identifier(field))] = access_chain.as_slice() {
                     let field = Expr::value(Value::SingleQuotedString(field.value.clone()));
                     let root = std::mem::replace(root.as_mut(), Expr::value(Value::Null));
-                    *expr = call_with("get_field", vec![root, field]);
+                    *expr = function_call("get_field", vec![root, field]);
                 }
             }
             Expr::Function(function) if is_expandarray(function) => {
                 function.name = ObjectName::from(vec![Ident::new("pg_expandarray")]);
                 let call = std::mem::replace(expr, Expr::value(Value::Null));
-                *expr = call_with("unnest", vec![call]);
+                *expr = function_call("unnest", vec![call]);
             }
             // Arrays start at 1 here: the upper bound of a dimension is its length.
             Expr::Function(function)
@@ -362,7 +363,7 @@ fn integer_array_literal(operand: &Expr) -> Option<Expr> {
             Some(Expr::value(Value::Number(element.to_string(), false)))
         })
         .collect::<Option<_>>()?;
-    Some(call_with("make_array", elements))
+    Some(function_call("make_array", elements))
 }
 
 /// `information_schema._pg_expandarray(a)`: the set of `(x, n)`, each element of `a` with its
@@ -379,28 +380,7 @@ fn is_expandarray(function: &Function) -> bool {
 
 /// `name(argument)`.
 fn call(name: &str, argument: Expr) -> Expr {
-    call_with(name, vec![argument])
-}
-
-/// `name(arguments...)`.
-fn call_with(name: &str, arguments: Vec<Expr>) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: arguments
-                .into_iter()
-                .map(|argument| FunctionArg::Unnamed(FunctionArgExpr::Expr(argument)))
-                .collect(),
-            clauses: Vec::new(),
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: Vec::new(),
-    })
+    function_call(name, vec![argument])
 }
 
 /// A cast to a PostgreSQL type DataFusion does not know (`::regclass`, `::oid`,

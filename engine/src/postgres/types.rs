@@ -10,7 +10,8 @@
 //! | UInt64, (U)Int128/256, Decimal | numeric (so every value round-trips) |
 //! | Float32, Float64 | float4, float8 |
 //! | Bool | bool |
-//! | String, FixedString, Enum, IPv4/6, ... | text (ClickHouse's text form) |
+//! | String, FixedString, Enum, ... | text (ClickHouse's text form) |
+//! | IPv4, IPv6 | inet |
 //! | Array(T), Array(Array(T)) | T's array type (multidimensional when nested) |
 //! | Map, Tuple | json |
 //! | UUID | uuid |
@@ -67,6 +68,7 @@ pub const INT2: u32 = 21;
 pub const INT4: u32 = 23;
 pub const TEXT: u32 = 25;
 pub const JSON: u32 = 114;
+pub const INET: u32 = 869;
 pub const OID: u32 = 26;
 pub const FLOAT4: u32 = 700;
 pub const FLOAT8: u32 = 701;
@@ -92,7 +94,7 @@ pub const TYPES: &[PgType] = &[
     scalar(JSON, "json", -1, 'U', 199),
     scalar(FLOAT4, "float4", 4, 'N', 1021),
     scalar(FLOAT8, "float8", 8, 'N', 1022),
-    scalar(869, "inet", -1, 'I', 1041),
+    scalar(INET, "inet", -1, 'I', 1041),
     scalar(BPCHAR, "bpchar", -1, 'S', 1014),
     scalar(VARCHAR, "varchar", -1, 'S', 1015),
     scalar(DATE, "date", 4, 'D', 1182),
@@ -114,7 +116,7 @@ pub const TYPES: &[PgType] = &[
     array_of(1021, "_float4", FLOAT4),
     array_of(1022, "_float8", FLOAT8),
     array_of(1028, "_oid", OID),
-    array_of(1041, "_inet", 869),
+    array_of(1041, "_inet", INET),
     array_of(1115, "_timestamp", TIMESTAMP),
     array_of(1182, "_date", DATE),
     array_of(1183, "_time", 1083),
@@ -157,6 +159,7 @@ pub fn oid(data_type: &DataType) -> u32 {
             by_oid(oid(element)).map_or(TEXT, |pg_type| pg_type.array)
         }
         DataType::Map(..) | DataType::Tuple(_) => JSON,
+        DataType::IPv4 | DataType::IPv6 => INET,
         _ => TEXT,
     }
 }

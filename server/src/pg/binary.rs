@@ -87,8 +87,43 @@ pub fn encode(pg_type: &Type, text: &str) -> Result<Vec<u8>, Refusal> {
                 .collect::<Result<Vec<u8>, _>>()
                 .map_err(|_| parse_error("uuid"))?
         }
+        Type::INET => {
+            let address: std::net::IpAddr = text.parse().map_err(|_| parse_error("inet"))?;
+            // Family (PostgreSQL's 2 or 3), prefix bits, is-cidr, length, address bytes.
+            let (family, bytes) = match address {
+                std::net::IpAddr::V4(v4) => (2u8, v4.octets().to_vec()),
+                std::net::IpAddr::V6(v6) => (3u8, v6.octets().to_vec()),
+            };
+            let length = bytes.len() as u8;
+            let mut out = vec![family, length * 8, 0, length];
+            out.extend_from_slice(&bytes);
+            out
+        }
         // text, varchar, json, ...: the UTF-8 bytes.
         _ => text.as_bytes().to_vec(),
+    })
+}
+
+/// `inet`'s binary form as the address's text (a prefix shorter than the address is refused:
+/// ClickHouse's IPv4/IPv6 hold single addresses).
+fn decode_inet(bytes: &[u8]) -> Result<String, Refusal> {
+    let refused = || invalid("inet", format!("{bytes:?}"));
+    let [family, bits, _, length, address @ ..] = bytes else {
+        return Err(refused());
+    };
+    if usize::from(*length) != address.len() || usize::from(*bits) != address.len() * 8 {
+        return Err(refused());
+    }
+    Ok(match (family, address.len()) {
+        (2, 4) => {
+            std::net::Ipv4Addr::new(address[0], address[1], address[2], address[3]).to_string()
+        }
+        (3, 16) => {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(address);
+            std::net::Ipv6Addr::from(octets).to_string()
+        }
+        _ => return Err(refused()),
     })
 }
 
@@ -253,6 +288,7 @@ pub fn decode(pg_type: &Type, bytes: &[u8]) -> Result<String, Refusal> {
                 &hex[20..]
             )
         }
+        Type::INET => decode_inet(bytes)?,
         Type::TEXT
         | Type::VARCHAR
         | Type::BPCHAR
@@ -288,6 +324,19 @@ pub fn timestamp_without_zone(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inet_addresses_round_trip_through_binary() {
+        let v4 = encode(&Type::INET, "10.0.0.1").unwrap();
+        assert_eq!(v4, [2, 32, 0, 4, 10, 0, 0, 1]);
+        assert_eq!(decode(&Type::INET, &v4).unwrap(), "10.0.0.1");
+        let v6 = encode(&Type::INET, "2001:db8::1").unwrap();
+        assert_eq!(&v6[..4], &[3, 128, 0, 16]);
+        assert_eq!(decode(&Type::INET, &v6).unwrap(), "2001:db8::1");
+        // A network (a prefix shorter than the address) is not one address.
+        assert!(decode(&Type::INET, &[2, 24, 1, 4, 10, 0, 0, 0]).is_err());
+        assert!(encode(&Type::INET, "not an address").is_err());
+    }
 
     #[test]
     fn numerics_round_trip_through_their_binary_form() {

@@ -66,6 +66,9 @@ pub(super) fn normalized(data_type: &DataType, text: String) -> String {
             .unwrap_or_default()
             .to_string(),
         DataType::DateTime(_) | DataType::DateTime64(..) => binary::timestamp_without_zone(&text),
+        // An inet of one address may carry its full prefix length (`10.0.0.1/32`).
+        DataType::IPv4 => text.trim().trim_end_matches("/32").to_string(),
+        DataType::IPv6 => text.trim().trim_end_matches("/128").to_string(),
         DataType::Bool => match text.trim().to_ascii_lowercase().as_str() {
             "t" | "true" | "y" | "yes" | "on" | "1" => "true".to_string(),
             "f" | "false" | "n" | "no" | "off" | "0" => "false".to_string(),

@@ -155,3 +155,4 @@ def test_list_parameters_are_arrays(conn, binary):
     assert conn.execute("SELECT id, tags, nums FROM listed ORDER BY id").fetchall() == rows
     found = conn.execute("SELECT id FROM listed WHERE hasAny(tags, %s::Array(String))", (["zzz", "b c"],), binary=binary)
     assert found.fetchall() == [(1,)]
+

@@ -144,26 +144,18 @@ impl Handler {
             .map(|oid| Type::from_oid(*oid).filter(|_| *oid != 0))
             .collect();
         let (targets, columns) = match &kind {
-            StatementKind::Engine(sql) => {
-                let prepared = connection
-                    .session
-                    .prepare(sql)
-                    .await
-                    .map_err(|e| engine_error(&e))?;
-                let columns = match prepared.columns {
-                    Some(schema) => Some(Arc::new(
-                        rows::columns(&schema).map_err(|e| engine_error(&e))?,
-                    )),
-                    None => None,
-                };
-                (prepared.parameters, columns)
-            }
-            StatementKind::Catalog(sql) => {
-                let prepared = connection
-                    .session
-                    .prepare_postgres(sql, &self.pg_context())
-                    .await
-                    .map_err(|e| engine_error(&e))?;
+            StatementKind::Engine(_) | StatementKind::Catalog(_) => {
+                let prepared = match &kind {
+                    StatementKind::Catalog(sql) => {
+                        connection
+                            .session
+                            .prepare_postgres(sql, &self.pg_context())
+                            .await
+                    }
+                    StatementKind::Engine(sql) => connection.session.prepare(sql).await,
+                    _ => return Err(error("XX000", "a prepared statement changed its kind")),
+                }
+                .map_err(|e| engine_error(&e))?;
                 let columns = match prepared.columns {
                     Some(schema) => Some(Arc::new(
                         rows::columns(&schema).map_err(|e| engine_error(&e))?,

@@ -8,20 +8,24 @@
 //! ClickHouse's text form of each value with `NULL` for NULL and `(empty)` for an empty string, as
 //! the sqllogictest convention has it) and how an error is written ([`ConformanceError`], in
 //! ClickHouse's `Code: N. DB::Exception: ...` form so that `statement error Code: 60\.` matches
-//! Granary and ClickHouse alike). [`EngineDb`] runs the files against the embedded engine; the
-//! server's front ends get their own runners over the same files.
+//! Granary and ClickHouse alike) and how a file is run ([`run_file`]). [`EngineDb`] runs the files
+//! against the embedded engine, [`PgDb`] against a server over the PostgreSQL wire protocol.
 //!
 //! [sqllogictest]: https://www.sqlite.org/sqllogictest/doc/trunk/about.wiki
+
+mod engine;
+mod pgwire;
 
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
-use futures::StreamExt;
-use granary_engine::{Database, Session};
 use granary_protocol::ErrorCode;
 use granary_protocol::text::{TextStyle, write_value};
 use granary_protocol::types::field_clickhouse_type;
-use sqllogictest::{DBOutput, DefaultColumnType};
+use sqllogictest::{AsyncDB, DefaultColumnType, MakeConnection};
+
+pub use engine::EngineDb;
+pub use pgwire::PgDb;
 
 /// A failed statement, as ClickHouse reports it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -78,81 +82,52 @@ pub fn result_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, Conforma
     Ok(rows)
 }
 
-/// The suite files under `conformance/suites/`, sorted.
-pub fn suite_files() -> std::io::Result<Vec<PathBuf>> {
+/// The suite files under `conformance/suites/`, sorted, as `(file name, path)`; only those whose
+/// name contains `GRANARY_SUITE` when that variable is set.
+pub fn suite_files() -> std::io::Result<Vec<(String, PathBuf)>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+    let filter = std::env::var("GRANARY_SUITE").ok();
+    let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "slt"))
+        .map(|path| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            (name.into_owned(), path)
+        })
+        .filter(|(name, _)| {
+            filter
+                .as_ref()
+                .is_none_or(|filter| name.contains(filter.as_str()))
+        })
         .collect();
     files.sort();
     Ok(files)
 }
 
-/// Runs suite files against an embedded [`Database`], one session per file.
-#[derive(Debug)]
-pub struct EngineDb {
-    session: Session,
-}
-
-impl EngineDb {
-    /// A runner on a new session of `database`.
-    pub fn new(database: &Database) -> EngineDb {
-        EngineDb {
-            session: database.session(),
+/// Runs every record of the suite file at `path` on connections made by `connect`, with the
+/// `labels` that `skipif`/`onlyif` records name (`granary` always; the runner's own, such as
+/// `engine` or `pgwire`, for what differs by front end). Returns the failures, each prefixed with
+/// the file's name; a file that does not parse is one failure.
+pub async fn run_file<M>(path: &Path, labels: &[&str], connect: M) -> Vec<String>
+where
+    M: MakeConnection,
+    M::Conn: AsyncDB<ColumnType = DefaultColumnType>,
+{
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let records = match sqllogictest::parse_file::<DefaultColumnType>(path) {
+        Ok(records) => records,
+        Err(error) => return vec![format!("{name} does not parse: {error}")],
+    };
+    let mut runner = sqllogictest::Runner::new(connect);
+    runner.add_label("granary");
+    for label in labels {
+        runner.add_label(label);
+    }
+    let mut failures = Vec::new();
+    for record in records {
+        if let Err(error) = runner.run_async(record).await {
+            failures.push(format!("{name}: {}", error.display(false)));
         }
     }
-}
-
-#[async_trait::async_trait]
-impl sqllogictest::AsyncDB for EngineDb {
-    type Error = ConformanceError;
-    type ColumnType = DefaultColumnType;
-
-    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, ConformanceError> {
-        let mut result = self.session.execute(sql).await?;
-        let schema = result.schema();
-        let mut batches = Vec::new();
-        while let Some(batch) = result.next().await {
-            batches.push(batch?);
-        }
-        if schema.fields().is_empty() {
-            return Ok(DBOutput::StatementComplete(result.written_rows()));
-        }
-        let types = schema
-            .fields()
-            .iter()
-            .map(|field| column_type(field.data_type()))
-            .collect();
-        Ok(DBOutput::Rows {
-            types,
-            rows: result_rows(&batches)?,
-        })
-    }
-
-    async fn shutdown(&mut self) {}
-
-    fn engine_name(&self) -> &str {
-        "granary-engine"
-    }
-
-    async fn sleep(duration: std::time::Duration) {
-        tokio::time::sleep(duration).await;
-    }
-}
-
-/// The sqllogictest column type of an Arrow type: `I` integers, `R` floats and decimals, `T` the
-/// rest.
-fn column_type(data_type: &arrow_schema::DataType) -> DefaultColumnType {
-    use arrow_schema::DataType as A;
-    match data_type {
-        A::Int8 | A::Int16 | A::Int32 | A::Int64 | A::UInt8 | A::UInt16 | A::UInt32 | A::UInt64 => {
-            DefaultColumnType::Integer
-        }
-        A::Float16 | A::Float32 | A::Float64 | A::Decimal128(..) | A::Decimal256(..) => {
-            DefaultColumnType::FloatingPoint
-        }
-        A::Dictionary(_, values) => column_type(values),
-        _ => DefaultColumnType::Text,
-    }
+    failures
 }

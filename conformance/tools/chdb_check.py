@@ -15,6 +15,9 @@ difference from ClickHouse (the comment says why and what ClickHouse answers): i
 (ClickHouse may never answer it, as for an aggregate over system.numbers).
 A record marked `skipif granary` (after a `# pending:` comment saying what is missing) is ClickHouse
 behaviour Granary does not have yet: it is checked here and skipped by Granary's runners.
+A record marked `onlyif pgwire` holds what a front end's clients see where it differs from
+ClickHouse's text (a Tuple arrives over PostgreSQL as json); it follows the ClickHouse record,
+which is marked `skipif pgwire`, and is not run here.
 """
 
 import argparse
@@ -41,7 +44,9 @@ class Record:
 
     @property
     def differs(self):
-        return any(line.startswith(DIFFERS) for line in self.comments)
+        return any(line.startswith(DIFFERS) for line in self.comments) or any(
+            line.split()[0] == "onlyif" for line in self.comments
+        )
 
     def error_regex(self):
         parts = self.header.split(None, 2)

@@ -5,6 +5,7 @@
 //! plans, and run with PostgreSQL's semantics against relations made from Granary's catalog
 //! ([`tables`]) and the catalog functions ([`functions`]).
 
+pub mod array_text;
 pub mod copy;
 pub mod functions;
 mod names;

@@ -9,6 +9,7 @@ use std::fmt::Write;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType as ArrowType;
+use granary_engine::postgres::array_text::{self, Element};
 use granary_protocol::DataType;
 use pgwire::api::Type;
 
@@ -355,96 +356,26 @@ fn json_string(text: &str, out: &mut String) {
 /// A PostgreSQL array's text (`{1,"a b",NULL,{2,3}}`) as ClickHouse's array text with every
 /// element quoted (`['1','a b',NULL,['2','3']]`); the engine reads each element as its type.
 pub fn clickhouse_array(text: &str) -> Result<String, Refusal> {
-    let malformed = || Refusal {
-        sqlstate: "22P02",
-        message: format!("malformed array literal: \"{text}\""),
-    };
-    let chars: Vec<char> = text.trim().chars().collect();
-    let mut out = String::new();
-    let mut at = 0;
-    let mut depth = 0usize;
-    // After '{' or ',': an element is expected; after an element: ',' or '}'.
-    let mut expecting = false;
-    while at < chars.len() {
-        let c = chars[at];
-        match c {
-            '{' => {
-                depth += 1;
-                out.push('[');
-                at += 1;
-                expecting = true;
-                if chars.get(at) == Some(&'}') {
-                    expecting = false;
-                }
-                continue;
-            }
-            '}' if depth > 0 => {
-                if expecting && !out.ends_with('[') {
-                    return Err(malformed());
-                }
-                depth -= 1;
-                out.push(']');
-                at += 1;
-                expecting = false;
-                continue;
-            }
-            ',' if depth > 0 && !expecting => {
+    fn write(elements: &[Element], out: &mut String) {
+        out.push('[');
+        for (index, element) in elements.iter().enumerate() {
+            if index > 0 {
                 out.push(',');
-                at += 1;
-                expecting = true;
-                continue;
             }
-            c if c.is_whitespace() => {
-                at += 1;
-                continue;
-            }
-            _ if depth == 0 || !expecting => return Err(malformed()),
-            '"' => {
-                at += 1;
-                let mut value = String::new();
-                loop {
-                    match chars.get(at) {
-                        Some('\\') => {
-                            value.push(*chars.get(at + 1).ok_or_else(malformed)?);
-                            at += 2;
-                        }
-                        Some('"') => {
-                            at += 1;
-                            break;
-                        }
-                        Some(c) => {
-                            value.push(*c);
-                            at += 1;
-                        }
-                        None => return Err(malformed()),
-                    }
-                }
-                push_quoted(&value, &mut out);
-            }
-            _ => {
-                let start = at;
-                while chars
-                    .get(at)
-                    .is_some_and(|c| !matches!(c, ',' | '}') && !c.is_whitespace())
-                {
-                    at += 1;
-                }
-                let token: String = chars[start..at].iter().collect();
-                if token.is_empty() {
-                    return Err(malformed());
-                }
-                if token.eq_ignore_ascii_case("null") {
-                    out.push_str("NULL");
-                } else {
-                    push_quoted(&token, &mut out);
-                }
+            match element {
+                Element::Null => out.push_str("NULL"),
+                Element::Value(value) => push_quoted(value, out),
+                Element::Array(inner) => write(inner, out),
             }
         }
-        expecting = false;
+        out.push(']');
     }
-    if depth != 0 || !out.starts_with('[') {
-        return Err(malformed());
-    }
+    let elements = array_text::parse(text).ok_or_else(|| Refusal {
+        sqlstate: "22P02",
+        message: format!("malformed array literal: \"{text}\""),
+    })?;
+    let mut out = String::new();
+    write(&elements, &mut out);
     Ok(out)
 }
 

@@ -705,27 +705,50 @@ fn field_infos(columns: &[rows::Column]) -> Vec<FieldInfo> {
         .collect()
 }
 
-/// The statements of a simple query, split at top-level semicolons (empty ones dropped).
+/// The statements of a simple query, split at top-level semicolons, each exactly as written;
+/// those with nothing but whitespace and comments are dropped.
 fn split_statements(query: &str) -> Vec<String> {
-    let Ok(tokens) = Tokenizer::new(&ClickHouseDialect {}, query).tokenize() else {
+    let Ok(tokens) = Tokenizer::new(&ClickHouseDialect {}, query).tokenize_with_location() else {
         // The engine reports the syntax error of the whole text.
         return vec![query.to_string()];
     };
+    // Byte offsets of the lines' starts: token locations are (line, character) pairs.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(query.match_indices('\n').map(|(at, _)| at + 1))
+        .collect();
+    let offset = |line: u64, column: u64| -> usize {
+        let line_start = usize::try_from(line.saturating_sub(1))
+            .ok()
+            .and_then(|line| line_starts.get(line))
+            .copied()
+            .unwrap_or(query.len());
+        let column = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+        query[line_start..]
+            .char_indices()
+            .nth(column)
+            .map_or(query.len(), |(at, _)| line_start + at)
+    };
     let mut statements = Vec::new();
-    let mut current = String::new();
+    let mut start = 0;
+    let mut has_code = false;
     for token in tokens {
-        if token == Token::SemiColon {
-            statements.push(std::mem::take(&mut current));
-        } else {
-            current.push_str(&token.to_string());
+        match token.token {
+            Token::SemiColon => {
+                let at = offset(token.span.start.line, token.span.start.column);
+                if has_code {
+                    statements.push(query[start..at].trim().to_string());
+                }
+                start = at + 1;
+                has_code = false;
+            }
+            Token::Whitespace(_) => {}
+            _ => has_code = true,
         }
     }
-    statements.push(current);
+    if has_code {
+        statements.push(query[start..].trim().to_string());
+    }
     statements
-        .into_iter()
-        .map(|statement| statement.trim().to_string())
-        .filter(|statement| !statement.is_empty())
-        .collect()
 }
 
 /// The first word of a statement, upper-cased.
@@ -805,5 +828,14 @@ mod tests {
             vec!["SELECT 1".to_string(), "SELECT ';'".to_string()]
         );
         assert!(split_statements(" ; ").is_empty());
+        // Strings keep their escapes; a comment after the last statement is not one.
+        let query = "SELECT 'it''s', '\\\\1', 'é;\\''\n;\nSELECT 2; -- done";
+        assert_eq!(
+            split_statements(query),
+            vec![
+                "SELECT 'it''s', '\\\\1', 'é;\\''".to_string(),
+                "SELECT 2".to_string()
+            ]
+        );
     }
 }

@@ -38,6 +38,7 @@ impl ServerProcess {
         }
     }
 
+    #[allow(dead_code)]
     pub async fn connect(&self, database: &str) -> Result<Client, tokio_postgres::Error> {
         let config = format!(
             "host={} port={} user=default dbname={database}",

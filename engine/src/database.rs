@@ -195,6 +195,9 @@ impl Inserter {
 pub struct Prepared {
     /// The type each `$n` parameter's place implies; `None` where nothing does.
     pub parameters: Vec<Option<DataType>>,
+    /// The PostgreSQL type (OID) a catalog query's text gives a parameter (`$1::oid[]`),
+    /// which clients expect back as written; empty for other statements.
+    pub pg_parameter_types: Vec<Option<u32>>,
     /// The result columns, for statements that return rows.
     pub columns: Option<SchemaRef>,
 }
@@ -418,6 +421,7 @@ impl Session {
         }
         Ok(Prepared {
             parameters: types,
+            pg_parameter_types: Vec::new(),
             columns,
         })
     }
@@ -481,6 +485,7 @@ impl Session {
             .await
             .map_err(table_errors)?;
         Ok(Prepared {
+            pg_parameter_types: crate::postgres::parameter_casts(sql, parameters.len()),
             parameters,
             columns: Some(crate::postgres::result_schema(&physical.schema())),
         })

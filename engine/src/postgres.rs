@@ -9,6 +9,7 @@ pub mod array_text;
 pub mod copy;
 pub mod functions;
 mod names;
+mod nested;
 pub mod tables;
 pub mod types;
 mod unnest;
@@ -26,8 +27,9 @@ use datafusion::prelude::SessionConfig;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArguments,
-    GroupByExpr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement, Value,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, CastKind, DataType as SqlType, Expr, Function,
+    FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, Query,
+    SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
     visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -56,6 +58,15 @@ pub struct Role {
 /// `pg_cancel_backend(pid)`: whether a backend was signalled, or why the caller may not.
 pub type CancelBackend = Arc<dyn Fn(i32) -> std::result::Result<bool, String> + Send + Sync>;
 
+/// The front end's PostgreSQL settings, as `current_setting(name)` reads them and
+/// `set_config(name, value, is_local)` changes them.
+pub trait PgSettingsAccess: Send + Sync {
+    /// A setting's value, `None` if there is no such setting.
+    fn get(&self, name: &str) -> Option<String>;
+    /// Sets a setting for the rest of the session: the value it now has, or an error.
+    fn set(&self, name: &str, value: &str) -> Result<String>;
+}
+
 /// What catalog queries know of the front end's connection: PostgreSQL's version string, the
 /// user and the roles there are, the backend's process id, and how to cancel another backend.
 #[derive(Clone)]
@@ -68,6 +79,8 @@ pub struct PgContext {
     /// `pg_backend_pid()`.
     pub backend_pid: i32,
     pub cancel_backend: Option<CancelBackend>,
+    /// The settings `current_setting` and `set_config` reach.
+    pub settings: Option<Arc<dyn PgSettingsAccess>>,
 }
 
 impl std::fmt::Debug for PgContext {
@@ -93,6 +106,7 @@ impl PgContext {
             }],
             backend_pid: 0,
             cancel_backend: None,
+            settings: None,
         }
     }
 }
@@ -138,6 +152,8 @@ const SESSION_FUNCTIONS: &[&str] = &[
     "current_user",
     "session_user",
     "pg_backend_pid",
+    "current_setting",
+    "set_config",
 ];
 
 /// The state catalog queries of a session run in: the PostgreSQL schemas of `catalog` now,
@@ -299,6 +315,61 @@ fn rewrite(statement: &mut Statement) {
         }
         ControlFlow::<()>::Continue(())
     });
+    // Table functions: `FROM pg_catalog.unnest(a) x` as DataFusion's `UNNEST(a) AS x(x)` (a
+    // function's alias names its column too, in PostgreSQL).
+    struct TableFunctions;
+    impl VisitorMut for TableFunctions {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, relation: &mut TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table {
+                name,
+                alias,
+                args: Some(args),
+                with_ordinality,
+                ..
+            } = relation
+            {
+                if name.0.len() == 2
+                    && name.0[0]
+                        .as_ident()
+                        .is_some_and(|ident| ident.value.eq_ignore_ascii_case("pg_catalog"))
+                {
+                    name.0.remove(0);
+                }
+                let is_unnest = name.0.len() == 1
+                    && name.0[0]
+                        .as_ident()
+                        .is_some_and(|ident| ident.value.eq_ignore_ascii_case("unnest"));
+                let arrays: Option<Vec<Expr>> = args
+                    .args
+                    .iter()
+                    .map(|arg| match arg {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if is_unnest && let Some(array_exprs) = arrays {
+                    let mut alias = alias.take();
+                    if let Some(alias) = alias.as_mut()
+                        && alias.columns.is_empty()
+                    {
+                        alias
+                            .columns
+                            .push(TableAliasColumnDef::from_name(alias.name.value.clone()));
+                    }
+                    *relation = TableFactor::UNNEST {
+                        alias,
+                        array_exprs,
+                        with_offset: false,
+                        with_offset_alias: None,
+                        with_ordinality: *with_ordinality,
+                    };
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut TableFunctions);
 }
 
 /// Aggregate functions a scalar subquery's item may already be.
@@ -343,7 +414,31 @@ fn aggregate_scalar_subquery(query: &mut Query) {
         return;
     }
     let inner = std::mem::replace(item, Expr::value(Value::Null));
-    *item = call("max", inner);
+    // `ORDER BY o LIMIT 1` picks the first row in that order: `first_value(x ORDER BY o)`.
+    // Without a LIMIT the order does not matter to the one value; an order with another LIMIT
+    // is left as written.
+    let limit = query.limit_clause.as_ref().map(ToString::to_string);
+    *item = match (query.order_by.as_ref(), limit.as_deref().map(str::trim)) {
+        (Some(order), Some("LIMIT 1")) => {
+            let sql = format!("first_value({inner} {order})");
+            match Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&sql)
+                .and_then(|mut parser| parser.parse_expr())
+            {
+                Ok(first) => {
+                    query.order_by = None;
+                    query.limit_clause = None;
+                    first
+                }
+                Err(_) => inner,
+            }
+        }
+        (Some(_), Some(_)) => inner,
+        _ => {
+            query.order_by = None;
+            call("max", inner)
+        }
+    };
 }
 
 /// A comparison operand `'{0}'` (PostgreSQL's text form of an integer array, which takes the
@@ -387,6 +482,22 @@ fn call(name: &str, argument: Expr) -> Expr {
 /// A cast to a PostgreSQL type DataFusion does not know (`::regclass`, `::oid`,
 /// `::pg_catalog.text`): a catalog function or a cast to the DataFusion type it stands for.
 fn cast(operand: &Expr, data_type: &SqlType) -> Option<Expr> {
+    // `oid[]`: an array of the type the element stands for.
+    if let SqlType::Array(ArrayElemTypeDef::SquareBracket(element, size)) = data_type {
+        let Some(Expr::Cast {
+            data_type: target, ..
+        }) = cast(operand, element)
+        else {
+            return None;
+        };
+        return Some(Expr::Cast {
+            kind: CastKind::Cast,
+            expr: Box::new(operand.clone()),
+            data_type: SqlType::Array(ArrayElemTypeDef::SquareBracket(Box::new(target), *size)),
+            array: false,
+            format: None,
+        });
+    }
     let name = match data_type {
         SqlType::Regclass => "regclass".to_string(),
         SqlType::Custom(name, _) => name.0.last()?.as_ident()?.value.to_ascii_lowercase(),
@@ -439,6 +550,13 @@ pub fn result_schema(schema: &SchemaRef) -> SchemaRef {
                         granary_protocol::DataType::Nothing,
                     )),
                 ),
+                // The catalogs' OIDs (UInt32) are `oid` to clients, as in PostgreSQL.
+                arrow_schema::DataType::UInt32 => with_pg_type(field, name, types::OID),
+                arrow_schema::DataType::List(item)
+                    if *item.data_type() == arrow_schema::DataType::UInt32 =>
+                {
+                    with_pg_type(field, name, types::OID_ARRAY)
+                }
                 _ => field.as_ref().clone().with_name(name),
             }
         })
@@ -448,7 +566,7 @@ pub fn result_schema(schema: &SchemaRef) -> SchemaRef {
 
 /// The types DataFusion gives the `$n` of a catalog query (`None` where it gives none).
 pub fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<granary_protocol::DataType>>> {
-    let found = plan.get_parameter_types()?;
+    let found = placeholder_types(plan)?;
     let count = found
         .keys()
         .filter_map(|name| crate::sql::parameters::index(name).ok())
@@ -469,7 +587,7 @@ pub fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<granary_protocol
 /// `plan` with its `$n` replaced by the values of `parameters`, each converted from its text to
 /// the type the plan expects there.
 pub fn bind(plan: LogicalPlan, parameters: &[crate::Parameter]) -> Result<LogicalPlan> {
-    let expected = plan.get_parameter_types()?;
+    let expected = placeholder_types(&plan)?;
     if expected.is_empty() && parameters.is_empty() {
         return Ok(plan);
     }
@@ -482,14 +600,101 @@ pub fn bind(plan: LogicalPlan, parameters: &[crate::Parameter]) -> Result<Logica
                 .cloned()
                 .flatten()
                 .unwrap_or(arrow_schema::DataType::Utf8);
-            let value = match &parameter.value {
-                Some(text) => ScalarValue::Utf8(Some(text.clone())).cast_to(&target)?,
-                None => ScalarValue::try_from(&target)?,
-            };
-            Ok(value)
+            match &parameter.value {
+                Some(text) => parameter_value(text, &target),
+                None => Ok(ScalarValue::try_from(&target)?),
+            }
         })
         .collect::<Result<Vec<ScalarValue>>>()?;
     Ok(plan.with_param_values(values)?)
+}
+
+/// The PostgreSQL types the text of a catalog query casts its `$n` to (`$1::oid[]` is `_oid`),
+/// for the first `count` parameters; `None` where it casts to none Granary knows by name.
+pub fn parameter_casts(sql: &str, count: usize) -> Vec<Option<u32>> {
+    let mut found = vec![None; count];
+    let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return found;
+    };
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(&statements, |expr| {
+        if let Expr::Cast {
+            expr, data_type, ..
+        } = expr
+            && let Expr::Value(value) = expr.as_ref()
+            && let Value::Placeholder(name) = &value.value
+            && let Ok(index) = crate::sql::parameters::index(name)
+            && let Some(slot) = found.get_mut(index)
+        {
+            let name = data_type.to_string().to_ascii_lowercase();
+            let name = name.trim_start_matches("pg_catalog.");
+            let oid = match name.strip_suffix("[]") {
+                Some(element) => types::TYPES
+                    .iter()
+                    .find(|t| t.name == element)
+                    .map(|t| t.array),
+                None => types::TYPES.iter().find(|t| t.name == name).map(|t| t.oid),
+            };
+            if slot.is_none() {
+                *slot = oid.filter(|oid| *oid != 0);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+/// `field` named `name`, sent to PostgreSQL clients as type `oid`.
+fn with_pg_type(field: &Field, name: &str, oid: u32) -> Field {
+    let mut metadata = field.metadata().clone();
+    metadata.insert(types::PG_TYPE_METADATA.to_string(), oid.to_string());
+    field.clone().with_name(name).with_metadata(metadata)
+}
+
+/// The types of a plan's `$n`: DataFusion's, else the type a `$n::T` casts it to (DataFusion
+/// does not type a placeholder by its cast, which matters for arrays: `$1::oid[]`).
+fn placeholder_types(
+    plan: &LogicalPlan,
+) -> Result<std::collections::HashMap<String, Option<arrow_schema::DataType>>> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::{Cast, Expr as PlanExpr};
+    let mut types = plan.get_parameter_types()?;
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|expr| {
+                if let PlanExpr::Cast(Cast { expr, field }) = expr
+                    && let PlanExpr::Placeholder(placeholder) = expr.as_ref()
+                {
+                    let known = types.entry(placeholder.id.clone()).or_insert(None);
+                    if known.is_none() {
+                        *known = Some(field.data_type().clone());
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(types)
+}
+
+/// A parameter's text as a value of `target`: an array (`['23','1007']`, as the front end
+/// writes PostgreSQL's `{23,1007}`) element by element.
+fn parameter_value(text: &str, target: &arrow_schema::DataType) -> Result<ScalarValue> {
+    match target {
+        arrow_schema::DataType::List(item) => {
+            let elements = crate::sql::parameters::array_elements(text)?
+                .into_iter()
+                .map(|element| match element {
+                    Some(element) => parameter_value(&element, item.data_type()),
+                    None => Ok(ScalarValue::try_from(item.data_type())?),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+                &elements,
+                item.data_type(),
+            )))
+        }
+        _ => Ok(ScalarValue::Utf8(Some(text.to_string())).cast_to(target)?),
+    }
 }
 
 /// The plan of one catalog query, and the state to run it in.
@@ -524,6 +729,12 @@ pub async fn plan(
     unnest::unnest(&mut statement);
     rewrite(&mut statement);
     let state = state(catalog, current, context)?;
+    let schema = state
+        .catalog_list()
+        .catalog(CATALOG_NAME)
+        .and_then(|catalog| catalog.schema("pg_catalog"))
+        .ok_or_else(|| Error::query(ErrorCode::LOGICAL_ERROR, "pg_catalog is not registered"))?;
+    nested::evaluate(&mut statement, &state, schema.as_ref()).await?;
     let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(statement)))
         .await?;
@@ -558,8 +769,8 @@ mod tests {
              FROM pg_attribute a) AS __d0 LEFT JOIN (pg_collation c CROSS JOIN pg_type t) \
              ON c.oid = __d0.k0 AND t.oid = __d0.k1 AND __d0.k0 <> t.typcollation \
              GROUP BY __d0.k0, __d0.k1) AS __s0 WHERE a.attnum > 0 \
-             AND __s0.k0 IS NOT DISTINCT FROM a.attcollation \
-             AND __s0.k1 IS NOT DISTINCT FROM a.atttypid"
+             AND (__s0.k0 IS NOT DISTINCT FROM a.attcollation) \
+             AND (__s0.k1 IS NOT DISTINCT FROM a.atttypid)"
         );
     }
 

@@ -14,6 +14,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::scalar::ScalarValue;
 
+use granary_protocol::ErrorCode;
+
 use super::tables::ROLE;
 use super::types;
 
@@ -99,6 +101,25 @@ fn function(
     })
 }
 
+/// A text argument's values.
+fn texts(array: &ArrayRef) -> DfResult<StringArray> {
+    let texts = datafusion::arrow::compute::cast(array, &ArrowType::Utf8)?;
+    Ok(texts
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .unwrap_or_else(|| StringArray::from(vec![None::<String>; array.len()])))
+}
+
+/// PostgreSQL's error for a setting that does not exist (42704 over pgwire).
+fn unknown_setting(name: &str) -> datafusion::error::DataFusionError {
+    crate::error::Error::query(
+        ErrorCode::UNKNOWN_SETTING,
+        format!("unrecognized configuration parameter \"{name}\""),
+    )
+    .into()
+}
+
 /// The same value for every row.
 fn constant(value: ScalarValue, rows: usize) -> DfResult<ArrayRef> {
     value.to_array_of_size(rows)
@@ -144,7 +165,7 @@ pub struct SessionFacts {
 }
 
 /// `x::regclass`, `x::regtype`, `x::regnamespace`: a name is looked up (its OID, NULL if none);
-/// an OID is shown as the name it stands for (for `::text`).
+/// an OID is shown as the name it stands for (for `::text`), OID 0 as `-`.
 fn registered(
     name: &'static str,
     by_name: impl Fn(&str) -> Option<u32> + Send + Sync + 'static,
@@ -156,13 +177,7 @@ fn registered(
             input.data_type(),
             ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View
         ) {
-            let texts = datafusion::arrow::compute::cast(input, &ArrowType::Utf8)?;
-            let texts = texts
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .cloned()
-                .unwrap_or_else(|| StringArray::from(vec![None::<String>; input.len()]));
-            let found: StringArray = texts
+            let found: StringArray = texts(input)?
                 .iter()
                 .map(|text| {
                     text.and_then(|text| by_name(text.trim_matches('"')))
@@ -173,7 +188,13 @@ fn registered(
         }
         let found: StringArray = oids(input)?
             .iter()
-            .map(|oid| oid.map(|oid| by_oid(oid).unwrap_or_else(|| oid.to_string())))
+            .map(|oid| {
+                oid.map(|oid| match oid {
+                    // The invalid OID reads as `-`, as in PostgreSQL.
+                    0 => "-".to_string(),
+                    oid => by_oid(oid).unwrap_or_else(|| oid.to_string()),
+                })
+            })
             .collect();
         Ok(Arc::new(found))
     })
@@ -258,6 +279,8 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
     let session_user = facts.context.user.clone();
     let backend_pid = facts.context.backend_pid;
     let cancel_backend = facts.context.cancel_backend.clone();
+    let read_settings = facts.context.settings.clone();
+    let write_settings = facts.context.settings.clone();
     let relations = facts.relations.clone();
     let relation_names: HashMap<u32, String> = facts
         .relations
@@ -310,14 +333,8 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
             move |oid| namespaces.get(&oid).cloned(),
         ),
         function("pg_regproc", 1..=1, ArrowType::Utf8, |args, _| {
-            let texts = datafusion::arrow::compute::cast(&args[0], &ArrowType::Utf8)?;
-            let texts = texts
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .cloned()
-                .unwrap_or_else(|| StringArray::from(vec![None::<String>; args[0].len()]));
             Ok(Arc::new(
-                texts
+                texts(&args[0])?
                     .iter()
                     .map(|text| text.map(|text| text.trim_start_matches("pg_catalog.").to_string()))
                     .collect::<StringArray>(),
@@ -325,6 +342,45 @@ pub fn functions(facts: &SessionFacts) -> Vec<ScalarUDF> {
         }),
         function("pg_get_userbyid", 1..=1, ArrowType::Utf8, |_, rows| {
             constant(ScalarValue::Utf8(Some(ROLE.to_string())), rows)
+        }),
+        function("current_setting", 1..=2, ArrowType::Utf8, move |args, _| {
+            let names = texts(&args[0])?;
+            // current_setting(name, missing_ok): NULL for an unknown setting.
+            let missing_ok = match args.get(1) {
+                Some(flags) => flags
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .is_some_and(|flags| flags.iter().any(|flag| flag == Some(true))),
+                None => false,
+            };
+            let mut values = Vec::with_capacity(names.len());
+            for name in names.iter() {
+                values.push(match name {
+                    Some(name) => match read_settings.as_ref().and_then(|s| s.get(name)) {
+                        Some(value) => Some(value),
+                        None if missing_ok => None,
+                        None => return Err(unknown_setting(name)),
+                    },
+                    None => None,
+                });
+            }
+            Ok(Arc::new(StringArray::from(values)))
+        }),
+        function("set_config", 3..=3, ArrowType::Utf8, move |args, _| {
+            let Some(settings) = &write_settings else {
+                return Err(datafusion::error::DataFusionError::NotImplemented(
+                    "set_config outside a server connection".to_string(),
+                ));
+            };
+            let (names, values) = (texts(&args[0])?, texts(&args[1])?);
+            let mut set = Vec::with_capacity(names.len());
+            for (name, value) in names.iter().zip(values.iter()) {
+                set.push(match (name, value) {
+                    (Some(name), value) => Some(settings.set(name, value.unwrap_or(""))?),
+                    (None, _) => None,
+                });
+            }
+            Ok(Arc::new(StringArray::from(set)))
         }),
         function("current_user", 0..=0, ArrowType::Utf8, move |_, rows| {
             constant(ScalarValue::Utf8(Some(user.clone())), rows)

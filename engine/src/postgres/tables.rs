@@ -494,6 +494,18 @@ pub fn pg_catalog(catalog: &Catalog, roles: &[super::Role]) -> Result<Arc<dyn Sc
                 text(""),
                 oid(0),
                 int4(0),
+                // PostgreSQL's default storage of the type: fixed-width values plain, numeric
+                // "main", other variable-width values "extended"; no compression method or
+                // statistics target is set.
+                text(if types::type_size(type_oid) > 0 {
+                    "p"
+                } else if type_oid == types::NUMERIC {
+                    "m"
+                } else {
+                    "x"
+                }),
+                text(""),
+                int4(-1),
             ]);
             if let Some(default) = default {
                 defaults.push(vec![
@@ -533,6 +545,9 @@ pub fn pg_catalog(catalog: &Catalog, roles: &[super::Role]) -> Result<Arc<dyn Sc
                 ("attgenerated", TEXT),
                 ("attcollation", OID),
                 ("attndims", INT4),
+                ("attstorage", TEXT),
+                ("attcompression", TEXT),
+                ("attstattarget", INT4),
             ],
             &attributes,
         )?,
@@ -797,6 +812,18 @@ pub(super) fn empty_relations() -> Vec<(&'static str, Vec<Column>)> {
         (
             "pg_enum",
             vec![("oid", OID), ("enumtypid", OID), ("enumlabel", TEXT)],
+        ),
+        (
+            "pg_range",
+            vec![
+                ("rngtypid", OID),
+                ("rngsubtype", OID),
+                ("rngmultitypid", OID),
+                ("rngcollation", OID),
+                ("rngsubopc", OID),
+                ("rngcanonical", TEXT),
+                ("rngsubdiff", TEXT),
+            ],
         ),
         (
             "pg_statistic_ext",

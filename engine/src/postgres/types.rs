@@ -70,6 +70,12 @@ pub const TEXT: u32 = 25;
 pub const JSON: u32 = 114;
 pub const INET: u32 = 869;
 pub const OID: u32 = 26;
+pub const OID_ARRAY: u32 = 1028;
+
+/// The field metadata key by which a catalog query's result column names its PostgreSQL type
+/// (as an OID in decimal) where the ClickHouse type's own mapping would differ: OID columns are
+/// `UInt32`, which is `int8` elsewhere, but clients expect `oid` and `oid[]` there.
+pub const PG_TYPE_METADATA: &str = "granary.pg_type";
 pub const FLOAT4: u32 = 700;
 pub const FLOAT8: u32 = 701;
 pub const BPCHAR: u32 = 1042;
@@ -90,7 +96,7 @@ pub const TYPES: &[PgType] = &[
     scalar(INT2, "int2", 2, 'N', 1005),
     scalar(INT4, "int4", 4, 'N', 1007),
     scalar(TEXT, "text", -1, 'S', 1009),
-    scalar(OID, "oid", 4, 'N', 1028),
+    scalar(OID, "oid", 4, 'N', OID_ARRAY),
     scalar(JSON, "json", -1, 'U', 199),
     scalar(FLOAT4, "float4", 4, 'N', 1021),
     scalar(FLOAT8, "float8", 8, 'N', 1022),
@@ -115,7 +121,7 @@ pub const TYPES: &[PgType] = &[
     array_of(1016, "_int8", INT8),
     array_of(1021, "_float4", FLOAT4),
     array_of(1022, "_float8", FLOAT8),
-    array_of(1028, "_oid", OID),
+    array_of(OID_ARRAY, "_oid", OID),
     array_of(1041, "_inet", INET),
     array_of(1115, "_timestamp", TIMESTAMP),
     array_of(1182, "_date", DATE),

@@ -310,13 +310,13 @@ impl Unnester {
             .iter()
             .enumerate()
             .map(|(i, parts)| {
-                Expr::IsNotDistinctFrom(
+                Expr::Nested(Box::new(Expr::IsNotDistinctFrom(
                     Box::new(Expr::CompoundIdentifier(vec![
                         Ident::new(&keys),
                         Ident::new(format!("k{i}")),
                     ])),
                     Box::new(Expr::CompoundIdentifier(parts.clone())),
-                )
+                )))
             })
             .collect();
         Some(Join {
@@ -363,7 +363,10 @@ pub(super) fn relation_names(from: &[TableWithJoins]) -> Vec<String> {
 }
 
 /// Calls `f` on each subquery expression of `expr` that is not inside another subquery.
-fn visit_top_subqueries(expr: &mut Expr, f: &mut dyn FnMut(&mut Expr)) -> ControlFlow<()> {
+pub(super) fn visit_top_subqueries(
+    expr: &mut Expr,
+    f: &mut dyn FnMut(&mut Expr),
+) -> ControlFlow<()> {
     struct Top<'a> {
         depth: usize,
         f: &'a mut dyn FnMut(&mut Expr),

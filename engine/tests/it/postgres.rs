@@ -126,3 +126,48 @@ async fn columns_types_defaults_and_comments_are_described() {
         .unwrap();
     assert_eq!(described.parameters, [Some(DataType::UInt32)]);
 }
+
+#[tokio::test]
+async fn correlated_subqueries_no_join_expresses_run_per_outer_value() {
+    let (_dir, session) = session_with_tables().await;
+    // A recursive CTE reading the outer row (asyncpg's domain base types), guarded by CASE,
+    // and an ORDER BY ... LIMIT 1 subquery: the first row in that order.
+    let found = rows(
+        &session,
+        "SELECT t.typname,
+           (CASE WHEN t.typname = 'int4' THEN
+             (WITH RECURSIVE chain(oid, depth) AS (
+                SELECT t2.typarray, 0 FROM pg_type t2 WHERE t2.oid = t.oid
+                UNION ALL
+                SELECT t3.typelem, c.depth + 1 FROM pg_type t3, chain c
+                WHERE t3.oid = c.oid AND c.depth < 3)
+              SELECT oid FROM chain ORDER BY depth DESC LIMIT 1)
+            ELSE NULL END) AS last
+         FROM pg_catalog.pg_type t WHERE t.typname IN ('int4', 'text') ORDER BY 1",
+        &[],
+    )
+    .await;
+    // int4 -> _int4 (1007) -> its element int4 (23) -> int4's typelem 0 -> 0's row: none.
+    assert_eq!(found, ["int4|0", "text|NULL"]);
+    // array(SELECT ... FROM unnest(outer column)), as psql's \d+ sends it.
+    let options = rows(
+        &session,
+        "SELECT c.relname, pg_catalog.array_to_string(array(select 'x.' || o from \
+         pg_catalog.unnest(c.relacl) o), ', ') AS opts FROM pg_catalog.pg_class c \
+         WHERE c.relname = 't'",
+        &[],
+    )
+    .await;
+    assert_eq!(options, ["t|"]);
+    // `$1::oid[]` takes an array parameter.
+    let typed = rows(
+        &session,
+        "SELECT typname FROM pg_type WHERE oid = any($1::oid[]) ORDER BY 1",
+        &[Parameter {
+            value: Some("['23','25']".to_string()),
+            data_type: DataType::String,
+        }],
+    )
+    .await;
+    assert_eq!(typed, ["int4", "text"]);
+}

@@ -43,6 +43,11 @@ pub fn encode(pg_type: &Type, text: &str) -> Result<Vec<u8>, Refusal> {
             .map_err(|_| parse_error("integer"))?
             .to_be_bytes()
             .to_vec(),
+        Type::OID => text
+            .parse::<u32>()
+            .map_err(|_| parse_error("oid"))?
+            .to_be_bytes()
+            .to_vec(),
         Type::INT8 => text
             .parse::<i64>()
             .map_err(|_| parse_error("bigint"))?

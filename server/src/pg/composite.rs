@@ -24,11 +24,13 @@ pub fn is_composite(data_type: &DataType) -> bool {
     )
 }
 
-/// The value at `row` in text (`binary` false) or binary format; `None` for NULL.
+/// The value at `row` in text (`binary` false) or binary format, for a column sent as
+/// `pg_type`; `None` for NULL.
 pub fn encode(
     array: &dyn Array,
     row: usize,
     data_type: &DataType,
+    pg_type: &Type,
     binary: bool,
 ) -> Result<Option<Vec<u8>>, Refusal> {
     if array.is_null(row) {
@@ -36,7 +38,14 @@ pub fn encode(
     }
     let data_type = plain(data_type);
     if let DataType::Array(_) = data_type {
-        let mut shape = Shape::default();
+        // The elements are of the column's array type's element type (`oid` in `oid[]`).
+        let element = granary_engine::postgres::types::by_oid(pg_type.oid())
+            .and_then(|array| Type::from_oid(array.element))
+            .filter(|element| element.oid() != 0);
+        let mut shape = Shape {
+            element,
+            ..Shape::default()
+        };
         collect(array, row, data_type, 0, &mut shape)?;
         return Ok(Some(if binary {
             shape.binary()?
@@ -463,7 +472,8 @@ mod tests {
     use arrow_array::builder::{Int32Builder, ListBuilder, StringBuilder};
 
     fn text(array: &dyn Array, data_type: &DataType) -> Result<String, Refusal> {
-        encode(array, 0, data_type, false).map(|bytes| String::from_utf8(bytes.unwrap()).unwrap())
+        encode(array, 0, data_type, &pg_type(data_type), false)
+            .map(|bytes| String::from_utf8(bytes.unwrap()).unwrap())
     }
 
     #[test]
@@ -509,9 +519,15 @@ mod tests {
         assert_eq!(text(build(&[]).as_ref(), &data_type).unwrap(), "{}");
         let ragged = text(build(&[&[1], &[2, 3]]).as_ref(), &data_type).unwrap_err();
         assert_eq!(ragged.sqlstate, "2202E");
-        let binary = encode(build(&[&[1, 2], &[3, 4]]).as_ref(), 0, &data_type, true)
-            .unwrap()
-            .unwrap();
+        let binary = encode(
+            build(&[&[1, 2], &[3, 4]]).as_ref(),
+            0,
+            &data_type,
+            &pg_type(&data_type),
+            true,
+        )
+        .unwrap()
+        .unwrap();
         let words: Vec<i32> = binary
             .chunks(4)
             .map(|w| i32::from_be_bytes(w.try_into().unwrap()))

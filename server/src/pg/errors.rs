@@ -12,7 +12,8 @@ pub fn sqlstate(code: ErrorCode) -> &'static str {
         ErrorCode::UNKNOWN_IDENTIFIER | ErrorCode::NO_SUCH_COLUMN_IN_TABLE => "42703",
         ErrorCode::UNKNOWN_FUNCTION | ErrorCode::NUMBER_OF_ARGUMENTS_DOESNT_MATCH => "42883",
         ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT | ErrorCode::TYPE_MISMATCH => "42804",
-        ErrorCode::UNKNOWN_TYPE => "42704",
+        ErrorCode::UNKNOWN_TYPE | ErrorCode::UNKNOWN_SETTING => "42704",
+        ErrorCode::INCORRECT_RESULT_OF_SCALAR_SUBQUERY => "21000",
         ErrorCode::TABLE_ALREADY_EXISTS => "42P07",
         ErrorCode::DATABASE_ALREADY_EXISTS => "42P04",
         // In a query a database is a schema; at startup it is a database (3D000, in `mod.rs`).
@@ -79,6 +80,8 @@ mod tests {
             (ErrorCode::ILLEGAL_DIVISION, "22012"),
             (ErrorCode::QUERY_WAS_CANCELLED, "57014"),
             (ErrorCode::UNKNOWN_DATABASE, "3F000"),
+            (ErrorCode::UNKNOWN_SETTING, "42704"),
+            (ErrorCode::INCORRECT_RESULT_OF_SCALAR_SUBQUERY, "21000"),
             (ErrorCode(999_999), "XX000"),
         ];
         for (code, expected) in cases {

@@ -134,7 +134,7 @@ impl Handler {
                 format!("prepared statement \"{name}\" already exists"),
             ));
         }
-        let kind = classify(&message.query, &connection.settings)?;
+        let kind = classify(&message.query, &self.settings)?;
         if matches!(kind, StatementKind::Copy(_)) {
             return Err(super::copy_needs_simple_query());
         }
@@ -143,7 +143,7 @@ impl Handler {
             .iter()
             .map(|oid| Type::from_oid(*oid).filter(|_| *oid != 0))
             .collect();
-        let (targets, columns) = match &kind {
+        let (targets, written, columns) = match &kind {
             StatementKind::Engine(_) | StatementKind::Catalog(_) => {
                 let prepared = match &kind {
                     StatementKind::Catalog(sql) => {
@@ -162,12 +162,14 @@ impl Handler {
                     )),
                     None => None,
                 };
-                (prepared.parameters, columns)
+                (prepared.parameters, prepared.pg_parameter_types, columns)
             }
-            StatementKind::Show(setting) => {
-                (Vec::new(), Some(Arc::new(vec![rows::text_column(setting)])))
-            }
-            _ => (Vec::new(), None),
+            StatementKind::Show(setting) => (
+                Vec::new(),
+                Vec::new(),
+                Some(Arc::new(vec![rows::text_column(setting)])),
+            ),
+            _ => (Vec::new(), Vec::new(), None),
         };
         if declared.len() > targets.len() && !matches!(kind, StatementKind::Engine(_)) {
             return Err(error(
@@ -178,10 +180,19 @@ impl Handler {
         let count = targets.len().max(declared.len());
         let parameter_types = (0..count)
             .map(|index| {
+                // As the client declared it, else as the text casts it, else as its place
+                // implies.
                 declared
                     .get(index)
                     .cloned()
                     .flatten()
+                    .or_else(|| {
+                        written
+                            .get(index)
+                            .copied()
+                            .flatten()
+                            .and_then(Type::from_oid)
+                    })
                     .or_else(|| {
                         targets
                             .get(index)
@@ -404,7 +415,7 @@ impl Handler {
                     portal.state = PortalState::Done;
                     let sql = statement.sql.clone();
                     let formats = portal.formats.clone();
-                    let shown = super::apply_setting(&mut connection.settings, &sql)?;
+                    let shown = super::apply_setting(&self.settings, &sql)?;
                     let tag = match shown {
                         Some(value) => {
                             let columns = statement.columns.clone().unwrap_or_default();

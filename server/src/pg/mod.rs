@@ -28,7 +28,7 @@ use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use futures::{Sink, SinkExt, StreamExt, stream};
 use granary_engine::{Database, QueryResult, Session};
 
-use granary_engine::postgres::{PgContext, Role};
+use granary_engine::postgres::{PgContext, PgSettingsAccess, Role};
 
 use crate::auth::{ScramError, ScramExchange, User, Users};
 use pgwire::api::auth::{
@@ -70,7 +70,6 @@ impl PgConnection {
                 login: Mutex::new(None),
                 connection: Mutex::new(Connection {
                     session: database.session(),
-                    settings: settings::PgSettings::new(&server_version()),
                     extended: extended::Extended::default(),
                     copy: None,
                 }),
@@ -78,6 +77,7 @@ impl PgConnection {
                 registry: Arc::clone(registry),
                 pid: std::sync::OnceLock::new(),
                 user: std::sync::OnceLock::new(),
+                settings: Arc::new(settings::SharedSettings::new(&server_version())),
             }),
             canceller: Arc::new(cancel::Canceller {
                 registry: Arc::clone(registry),
@@ -120,6 +120,8 @@ struct Handler {
     pid: std::sync::OnceLock<i32>,
     /// The user, once logged in.
     user: std::sync::OnceLock<User>,
+    /// The PostgreSQL settings kept here (catalog queries' `set_config` changes them too).
+    settings: Arc<settings::SharedSettings>,
 }
 
 impl Drop for Handler {
@@ -135,11 +137,10 @@ fn cancelled() -> PgWireError {
     errors::error("57014", "canceling statement due to user request")
 }
 
-/// What one connection holds: the engine session, the PostgreSQL settings kept here, and the
-/// statements and portals of the extended protocol.
+/// What one connection holds: the engine session and the statements and portals of the
+/// extended protocol.
 struct Connection {
     session: Session,
-    settings: settings::PgSettings,
     extended: extended::Extended,
     /// The COPY FROM STDIN in progress.
     copy: Option<copy::CopyIn>,
@@ -187,6 +188,7 @@ impl Handler {
             cancel_backend: Some(Arc::new(move |pid| {
                 registry.cancel_backend(pid, &caller.name, !caller.readonly)
             })),
+            settings: Some(Arc::clone(&self.settings) as Arc<dyn PgSettingsAccess>),
         }
     }
 }
@@ -423,7 +425,7 @@ impl Handler {
         statement: &str,
         status: &mut TransactionStatus,
     ) -> PgWireResult<Response> {
-        let kind = classify(statement, &connection.settings)?;
+        let kind = classify(statement, &self.settings)?;
         if *status == TransactionStatus::Error && !matches!(kind, StatementKind::Transaction(_)) {
             return Err(aborted_transaction());
         }
@@ -461,11 +463,10 @@ impl Handler {
                 target.as_deref(),
             )?)),
             StatementKind::Set | StatementKind::Show(_) => {
-                match apply_setting(&mut connection.settings, statement)? {
+                match apply_setting(&self.settings, statement)? {
                     None => Response::Execution(Tag::new("SET")),
                     Some(value) => {
-                        let StatementKind::Show(name) = classify(statement, &connection.settings)?
-                        else {
+                        let StatementKind::Show(name) = classify(statement, &self.settings)? else {
                             return Err(errors::error("XX000", "a SHOW stopped being one"));
                         };
                         let columns = vec![rows::text_column(&name)];
@@ -523,7 +524,7 @@ enum StatementKind {
 }
 
 /// What `sql` (one statement) is.
-fn classify(sql: &str, settings: &settings::PgSettings) -> PgWireResult<StatementKind> {
+fn classify(sql: &str, settings: &settings::SharedSettings) -> PgWireResult<StatementKind> {
     let mut statements = split_statements(sql);
     if statements.len() > 1 {
         return Err(errors::error(
@@ -555,7 +556,8 @@ fn classify(sql: &str, settings: &settings::PgSettings) -> PgWireResult<Statemen
         return Ok(StatementKind::Deallocate(name));
     }
     // A probe on a copy: classifying must not change the settings.
-    Ok(match settings.clone().handle(&statement) {
+    let probe = settings.lock().clone().handle(&statement);
+    Ok(match probe {
         Some(Ok(settings::Request::Show(name, _))) => StatementKind::Show(name),
         Some(_) => StatementKind::Set,
         None if granary_engine::postgres::is_catalog_query(&statement) => {
@@ -663,8 +665,9 @@ fn deallocate(extended: &mut extended::Extended, name: Option<&str>) -> PgWireRe
 }
 
 /// Applies a `SET`/`RESET`/`SHOW` of a PostgreSQL setting; the value for `SHOW`.
-fn apply_setting(settings: &mut settings::PgSettings, sql: &str) -> PgWireResult<Option<String>> {
-    match settings.handle(sql) {
+fn apply_setting(settings: &settings::SharedSettings, sql: &str) -> PgWireResult<Option<String>> {
+    let handled = settings.lock().handle(sql);
+    match handled {
         Some(Ok(settings::Request::Set)) => Ok(None),
         Some(Ok(settings::Request::Show(_, value))) => Ok(Some(value)),
         Some(Err(refusal)) => Err(errors::error(refusal.sqlstate, refusal.message)),

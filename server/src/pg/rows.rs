@@ -32,9 +32,15 @@ pub fn columns(schema: &Schema) -> granary_engine::Result<Vec<Column>> {
         .iter()
         .map(|field| {
             let data_type = clickhouse_type(field)?;
+            // A catalog query's OID columns name their type (`oid`, `oid[]`).
+            let named = field
+                .metadata()
+                .get(granary_engine::postgres::types::PG_TYPE_METADATA)
+                .and_then(|oid| oid.parse().ok())
+                .and_then(Type::from_oid);
             Ok(Column {
                 name: field.name().clone(),
-                pg_type: types::pg_type(&data_type),
+                pg_type: named.unwrap_or_else(|| types::pg_type(&data_type)),
                 data_type,
             })
         })
@@ -91,7 +97,13 @@ pub fn data_rows(
             for ((array, column), format) in batch.columns().iter().zip(columns).zip(formats) {
                 if composite::is_composite(&column.data_type) {
                     let binary = *format == FieldFormat::Binary;
-                    match composite::encode(array.as_ref(), row, &column.data_type, binary)? {
+                    match composite::encode(
+                        array.as_ref(),
+                        row,
+                        &column.data_type,
+                        &column.pg_type,
+                        binary,
+                    )? {
                         None => buffer.put_i32(-1),
                         Some(bytes) => put_value(&mut buffer, &bytes)?,
                     }

@@ -39,6 +39,56 @@ const READ_ONLY: &[(&str, &str)] = &[
     ("server_version_num", "150000"),
 ];
 
+/// One connection's settings, shared by its handlers and its catalog queries
+/// (`current_setting`, `set_config`).
+#[derive(Debug)]
+pub struct SharedSettings(std::sync::Mutex<PgSettings>);
+
+impl SharedSettings {
+    pub fn new(server_version: &str) -> SharedSettings {
+        SharedSettings(std::sync::Mutex::new(PgSettings::new(server_version)))
+    }
+
+    /// The settings, for as long as the guard lives (never across an await).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, PgSettings> {
+        // The settings stay consistent if a holder panicked: every change is one insert.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl granary_engine::postgres::PgSettingsAccess for SharedSettings {
+    fn get(&self, name: &str) -> Option<String> {
+        self.lock().value(name)
+    }
+
+    fn set(&self, name: &str, value: &str) -> granary_engine::Result<String> {
+        let mut settings = self.lock();
+        let name = name.to_ascii_lowercase();
+        if !PgSettings::known(&name) {
+            let message = if settings.value(&name).is_some() {
+                format!("parameter \"{name}\" cannot be changed")
+            } else {
+                format!("unrecognized configuration parameter \"{name}\"")
+            };
+            let code = if settings.value(&name).is_some() {
+                granary_protocol::ErrorCode::BAD_ARGUMENTS
+            } else {
+                granary_protocol::ErrorCode::UNKNOWN_SETTING
+            };
+            return Err(granary_engine::Error::query(code, message));
+        }
+        settings.set(&name, value.to_string()).map_err(|refusal| {
+            granary_engine::Error::query(
+                granary_protocol::ErrorCode::BAD_ARGUMENTS,
+                refusal.message,
+            )
+        })?;
+        Ok(settings.value(&name).unwrap_or_default())
+    }
+}
+
 /// What a statement about settings asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {

@@ -86,3 +86,27 @@ def test_a_timeout_cancels_the_query_on_the_server(port, database):
         await conn.close()
 
     run(body())
+
+
+def test_arrays_of_any_element_type_in_and_out(port, database):
+    # asyncpg knows only oid[] and text[] by itself: for int4[], float8[] and date[] it runs its
+    # type introspection query (a recursive CTE with correlated subqueries, current_setting and
+    # set_config) against the server's catalogs.
+    async def body():
+        conn = await connect(port, database)
+        await conn.execute(
+            "CREATE TABLE arrays (id UInt32, xs Array(Int32), fs Array(Float64), ds Array(Date))"
+            " ENGINE = MergeTree ORDER BY id"
+        )
+        rows = [
+            (1, [1, 2, 3], [1.5], []),
+            (2, [], [], [datetime.date(2024, 1, 2)]),
+        ]
+        await conn.executemany("INSERT INTO arrays VALUES ($1, $2, $3, $4)", rows)
+        fetched = await conn.fetch("SELECT id, xs, fs, ds FROM arrays ORDER BY id")
+        assert [tuple(row) for row in fetched] == rows
+        assert await conn.fetchval("SELECT [[1, 2], [3, 4]]") == [[1, 2], [3, 4]]
+        assert await conn.fetchval("SELECT id FROM arrays WHERE xs = $1", [1, 2, 3]) == 1
+        await conn.close()
+
+    run(body())

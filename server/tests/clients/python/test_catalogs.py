@@ -60,6 +60,22 @@ def test_psql_describes_a_table(port, database, table):
     assert 'Did not find any relation named "nosuch".' in missing.stderr
 
 
+def test_psql_describes_a_table_verbosely(port, database, table):
+    # \d+ reads array(SELECT ... FROM unnest(outer column)) and storage columns.
+    lines = psql(port, database, f"\\d+ {table}")
+    assert lines == [
+        f'Table "{database}.{table}"',
+        "Column|Type|Collation|Nullable|Default|Storage|Compression|Stats target|Description",
+        "id|numeric(20,0)||not null||main|||",
+        "name|text||not null|'anon'|extended|||",
+        "at|timestamp(3) without time zone||not null||plain|||",
+        "score|double precision||||plain|||",
+        "Indexes:",
+        f'    "{table}_pkey" PRIMARY KEY, mergetree (id)',
+        "Access method: heap",
+    ]
+
+
 def test_psql_lists_schemas_and_databases(port, database, table):
     schemas = psql(port, database, "\\dn")
     assert f"{database}|default" in schemas

@@ -23,15 +23,15 @@ use datafusion::physical_plan::collect;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    ArrayElemTypeDef, CaseWhen, DataType as SqlType, Expr, FunctionArguments, GroupByExpr, Ident,
-    Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins, Value, Visit,
-    VisitMut, Visitor, VisitorMut, visit_expressions, visit_expressions_mut,
+    ArrayElemTypeDef, CaseWhen, DataType as SqlType, Expr, FunctionArguments, Ident, Query, Select,
+    SelectItem, Statement, TableFactor, TableWithJoins, Value, Visit, VisitMut, Visitor,
+    VisitorMut, visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use granary_protocol::ErrorCode;
 
-use super::unnest::relation_names;
+use super::unnest::{and, joinable_relations};
 use crate::error::{Error, Result};
 
 /// Evaluates the correlated subqueries of `statement` that DataFusion cannot plan and rewrites
@@ -117,20 +117,9 @@ impl VisitorMut for Finder<'_, '_> {
     type Break = ();
 
     fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
-        let grouped = match &select.group_by {
-            GroupByExpr::Expressions(expressions, _) => !expressions.is_empty(),
-            GroupByExpr::All(_) => true,
-        };
-        let wildcard = select.projection.iter().any(|item| {
-            matches!(
-                item,
-                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
-            )
-        });
-        let names = relation_names(&select.from);
-        if grouped || wildcard || select.having.is_some() || names.is_empty() {
+        let Some(names) = joinable_relations(select) else {
             return ControlFlow::Continue(());
-        }
+        };
         let outer = Outer {
             names,
             from: select.from.clone(),
@@ -168,25 +157,19 @@ impl VisitorMut for Finder<'_, '_> {
     }
 }
 
-fn and(left: Expr, right: Expr) -> Expr {
-    Expr::BinaryOp {
-        left: Box::new(left),
-        op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
-        right: Box::new(right),
-    }
-}
-
 /// A FROM item naming the table `name`.
 fn table(name: &str) -> TableFactor {
-    let mut parsed = Parser::parse_sql(&PostgreSqlDialect {}, &format!("SELECT 1 FROM {name}"))
-        .ok()
-        .and_then(|mut statements| statements.pop());
-    match &mut parsed {
-        Some(Statement::Query(query)) => match query.body.as_mut() {
-            SetExpr::Select(select) if !select.from.is_empty() => select.from.remove(0).relation,
-            _ => unreachable!("SELECT 1 FROM name has one relation"),
-        },
-        _ => unreachable!("SELECT 1 FROM name parses"),
+    TableFactor::Table {
+        name: datafusion::sql::sqlparser::ast::ObjectName::from(vec![Ident::new(name)]),
+        alias: None,
+        args: None,
+        with_hints: Vec::new(),
+        version: None,
+        with_ordinality: false,
+        partitions: Vec::new(),
+        json_path: None,
+        sample: None,
+        index_hints: Vec::new(),
     }
 }
 

@@ -104,20 +104,9 @@ impl VisitorMut for Unnester {
 
 impl Unnester {
     fn unnest_select(&mut self, select: &mut Select) {
-        let grouped = match &select.group_by {
-            GroupByExpr::Expressions(expressions, _) => !expressions.is_empty(),
-            GroupByExpr::All(_) => true,
-        };
-        let wildcard = select.projection.iter().any(|item| {
-            matches!(
-                item,
-                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
-            )
-        });
-        let names = relation_names(&select.from);
-        if grouped || wildcard || select.having.is_some() || names.is_empty() {
+        let Some(names) = joinable_relations(select) else {
             return;
-        }
+        };
         let outer_from = select.from.clone();
         let mut conditions = Vec::new();
         let mut derived = Vec::new();
@@ -335,7 +324,25 @@ struct Join {
     value: Expr,
 }
 
-fn and(left: Expr, right: Expr) -> Expr {
+/// The names of the relations of a SELECT that a derived table of subquery answers can join
+/// (added to its FROM, its values read in the select list): `None` for a SELECT that is
+/// grouped, has `*` (a new relation would change its columns) or reads no relation.
+pub(super) fn joinable_relations(select: &Select) -> Option<Vec<String>> {
+    let grouped = match &select.group_by {
+        GroupByExpr::Expressions(expressions, _) => !expressions.is_empty(),
+        GroupByExpr::All(_) => true,
+    };
+    let wildcard = select.projection.iter().any(|item| {
+        matches!(
+            item,
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+        )
+    });
+    let names = relation_names(&select.from);
+    (!grouped && !wildcard && select.having.is_none() && !names.is_empty()).then_some(names)
+}
+
+pub(super) fn and(left: Expr, right: Expr) -> Expr {
     Expr::BinaryOp {
         left: Box::new(left),
         op: datafusion::sql::sqlparser::ast::BinaryOperator::And,

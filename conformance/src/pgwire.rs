@@ -178,14 +178,7 @@ fn write_array(elements: &[Element], element_type: &Type, out: &mut String) {
             Element::Value(text) => {
                 let text = scalar(text, element_type);
                 if quoted_in_arrays(element_type) {
-                    out.push('\'');
-                    for c in text.chars() {
-                        if matches!(c, '\'' | '\\') {
-                            out.push('\\');
-                        }
-                        out.push(c);
-                    }
-                    out.push('\'');
+                    granary_protocol::text::write_quoted(&text, out);
                 } else {
                     out.push_str(&text);
                 }

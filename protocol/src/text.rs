@@ -65,6 +65,23 @@ pub fn value_to_string(
     Ok(out)
 }
 
+/// `value` as ClickHouse quotes a string inside an array, tuple or map: `'it\'s'`, with
+/// backslash escapes for `\`, newline, tab and NUL.
+pub fn write_quoted(value: &str, out: &mut String) {
+    out.push('\'');
+    for ch in value.chars() {
+        match ch {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            other => out.push(other),
+        }
+    }
+    out.push('\'');
+}
+
 /// A float in ClickHouse's form: the shortest digits that read back, positional for decimal
 /// exponents from -6 to 20, else `<digits>e<exponent>`; `inf`, `-inf`, `nan`.
 pub fn format_float(value: f64, out: &mut String) {
@@ -419,18 +436,7 @@ impl Writer<'_> {
 
     fn string(&mut self, value: &str, nested: bool) {
         if nested {
-            self.out.push('\'');
-            for ch in value.chars() {
-                match ch {
-                    '\'' => self.out.push_str("\\'"),
-                    '\\' => self.out.push_str("\\\\"),
-                    '\n' => self.out.push_str("\\n"),
-                    '\t' => self.out.push_str("\\t"),
-                    '\0' => self.out.push_str("\\0"),
-                    other => self.out.push(other),
-                }
-            }
-            self.out.push('\'');
+            write_quoted(value, self.out);
         } else if self.style.escape_top_level {
             for ch in value.chars() {
                 match ch {

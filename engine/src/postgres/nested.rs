@@ -317,7 +317,7 @@ impl Candidate {
         })
     }
 
-    /// The table of answers, `(k0, ..., g, v)`; `None` when the outer values cannot be
+    /// The table of answers, `(k0, ..., v)`; `None` when the outer values cannot be
     /// collected on their own (the outer FROM reads a CTE of an enclosing query), and the
     /// statement is left for DataFusion to report on.
     async fn answers(&self, state: &SessionState) -> Result<Option<RecordBatch>> {

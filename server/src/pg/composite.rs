@@ -373,7 +373,7 @@ pub fn clickhouse_array(text: &str) -> Result<String, Refusal> {
             }
             match element {
                 Element::Null => out.push_str("NULL"),
-                Element::Value(value) => push_quoted(value, out),
+                Element::Value(value) => granary_protocol::text::write_quoted(value, out),
                 Element::Array(inner) => write(inner, out),
             }
         }
@@ -436,7 +436,7 @@ pub fn clickhouse_array_from_binary(bytes: &[u8]) -> Result<String, Refusal> {
                 level(&lengths[1..], leaves, out);
             } else {
                 match leaves.next().flatten() {
-                    Some(text) => push_quoted(&text, out),
+                    Some(text) => granary_protocol::text::write_quoted(&text, out),
                     None => out.push_str("NULL"),
                 }
             }
@@ -450,18 +450,6 @@ pub fn clickhouse_array_from_binary(bytes: &[u8]) -> Result<String, Refusal> {
         level(&lengths, &mut leaves.into_iter(), &mut out);
     }
     Ok(out)
-}
-
-/// `text` as a ClickHouse string literal.
-fn push_quoted(text: &str, out: &mut String) {
-    out.push('\'');
-    for c in text.chars() {
-        if c == '\'' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('\'');
 }
 
 #[cfg(test)]

@@ -121,6 +121,28 @@ pub enum Error {
     /// A feature that is not built yet, named.
     #[error("not implemented: {0}")]
     NotImplemented(String),
+    /// A packet type this side does not know (`UNKNOWN_PACKET_FROM_CLIENT` / `_SERVER`).
+    #[error("unknown packet {packet} from {from}")]
+    UnknownPacket {
+        /// The packet type number.
+        packet: u64,
+        /// `client` or `server`.
+        from: &'static str,
+    },
+    /// A known packet where the conversation allows another (`UNEXPECTED_PACKET_FROM_CLIENT` /
+    /// `_SERVER`).
+    #[error("unexpected packet {got} from {from}, expected {expected}")]
+    UnexpectedPacket {
+        /// The packet's name.
+        got: String,
+        /// What the conversation expected.
+        expected: &'static str,
+        /// `client` or `server`.
+        from: &'static str,
+    },
+    /// A setting that cannot be read or honoured.
+    #[error("{0}")]
+    Setting(String),
     /// A bug: an invariant did not hold.
     #[error("logical error: {0}")]
     Logical(String),
@@ -157,6 +179,13 @@ impl Error {
             Error::IncorrectData(_) => ErrorCode::INCORRECT_DATA,
             Error::UnknownBlockInfoField(_) => ErrorCode::UNKNOWN_BLOCK_INFO_FIELD,
             Error::NotImplemented(_) => ErrorCode::NOT_IMPLEMENTED,
+            Error::UnknownPacket { from: "server", .. } => ErrorCode::UNKNOWN_PACKET_FROM_SERVER,
+            Error::UnknownPacket { .. } => ErrorCode::UNKNOWN_PACKET_FROM_CLIENT,
+            Error::UnexpectedPacket { from: "server", .. } => {
+                ErrorCode::UNEXPECTED_PACKET_FROM_SERVER
+            }
+            Error::UnexpectedPacket { .. } => ErrorCode::UNEXPECTED_PACKET_FROM_CLIENT,
+            Error::Setting(_) => ErrorCode::UNKNOWN_SETTING,
             Error::Logical(_) => ErrorCode::LOGICAL_ERROR,
             Error::Arrow(_) => ErrorCode::LOGICAL_ERROR,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {

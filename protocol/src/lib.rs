@@ -1,7 +1,8 @@
 //! # granary-protocol
 //!
-//! ClickHouse's data formats, shared by Granary's storage engine, its native-protocol server and the
-//! client the SDKs wrap. Codecs work on byte buffers; nothing here opens a socket or a file.
+//! ClickHouse's data formats and native protocol, shared by Granary's storage engine, its
+//! native-protocol server and the client the SDKs wrap. Codecs work on byte buffers; only
+//! [`connection`] reads a stream, and nothing here opens a socket or a file.
 //!
 //! - [`types`]: [`DataType`], the ClickHouse type system: parse and print type names exactly, and map
 //!   each type to its Arrow representation (the type name rides in Arrow field metadata).
@@ -11,6 +12,8 @@
 //! - [`block`]: Native blocks (BlockInfo, columns, rows) as Arrow `RecordBatch`es, per revision.
 //! - [`compress`]: ClickHouse's compressed block framing (CityHash128 v1.0.2 checksum, LZ4, ZSTD,
 //!   NONE), a writer that cuts blocks as ClickHouse does and a reader that seeks to marks.
+//! - [`packet`]: the native TCP protocol's packets, both directions, per negotiated revision.
+//! - [`connection`]: reading whole packets from an async byte stream.
 //! - [`text`]: ClickHouse's text form of values (floats, decimals, dates, nested values).
 //! - [`ErrorCode`]: ClickHouse's error codes, used by every Granary crate.
 //!
@@ -43,9 +46,11 @@
 pub mod block;
 pub mod column;
 pub mod compress;
+pub mod connection;
 mod error;
 mod error_code;
 pub mod io;
+pub mod packet;
 pub mod text;
 pub mod types;
 

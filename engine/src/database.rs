@@ -184,6 +184,22 @@ impl Inserter {
         self.writer.push(batch).await
     }
 
+    /// Writes `batch` as one block of the insert, now: one part per partition, deduplicated by
+    /// its own block id (the native protocol's INSERT, where each client block is a unit). Its
+    /// columns are matched to [`Inserter::columns`] by name; omitted ones get their defaults.
+    pub async fn write_block(&mut self, batch: RecordBatch) -> Result<()> {
+        for field in batch.schema().fields() {
+            if !self.columns.iter().any(|(name, _)| name == field.name()) {
+                return Err(Error::query(
+                    ErrorCode::NO_SUCH_COLUMN_IN_TABLE,
+                    format!("no such column {} in the INSERT's columns", field.name()),
+                ));
+            }
+        }
+        self.writer.push(batch).await?;
+        self.writer.flush().await
+    }
+
     /// Writes what is gathered.
     pub async fn finish(self) -> Result<InsertSummary> {
         self.writer.finish().await
@@ -219,6 +235,24 @@ impl Session {
     /// A session setting set with `SET`.
     pub fn setting(&self, name: &str) -> Option<&str> {
         self.settings.get(name).map(String::as_str)
+    }
+
+    /// Sets `name` for the following statements as `SET name = value` does (refused in
+    /// read-only sessions as SET is); `None` removes it. The native protocol's per-query settings
+    /// go through here.
+    pub fn set_setting(&mut self, name: &str, value: Option<&str>) -> Result<()> {
+        let readonly = self.readonly();
+        if readonly == 1 || (readonly == 2 && name == "readonly") {
+            return Err(Error::query(
+                ErrorCode::READONLY,
+                format!("cannot modify setting {name} in readonly mode"),
+            ));
+        }
+        match value {
+            Some(value) => self.settings.insert(name.to_string(), value.to_string()),
+            None => self.settings.remove(name),
+        };
+        Ok(())
     }
 
     fn resolve(&self, name: &TableName) -> (String, String) {
@@ -293,6 +327,34 @@ impl Session {
         })
     }
 
+    /// The insert of `sql` when it is an INSERT whose rows the client sends as blocks (nothing
+    /// after `VALUES` or `FORMAT name`), ready for [`Inserter::write_block`]; `None` for any other
+    /// statement. Blocks are deduplicated by the session's or the statement's
+    /// `insert_deduplication_token` (block `i` by `token_i`), else by their data.
+    pub fn insert_blocks(&self, sql: &str) -> Result<Option<Inserter>> {
+        let Statement::Insert(insert) = parse_statement(sql)? else {
+            return Ok(None);
+        };
+        if !matches!(insert.source, InsertSource::Blocks) {
+            return Ok(None);
+        }
+        let token = self.insert_token(&insert)?;
+        let columns = insert.columns.clone().unwrap_or_default();
+        let mut inserter = self.insert_into(
+            insert.table.database.as_deref(),
+            &insert.table.table,
+            &columns,
+        )?;
+        inserter.writer = BlockWriter::new(
+            self.database.clone(),
+            Arc::clone(&inserter.writer.table),
+            None,
+            true,
+            token,
+        );
+        Ok(Some(inserter))
+    }
+
     /// Runs one statement. Queries stream; other statements return an empty result (or, for
     /// SHOW / DESCRIBE / EXISTS, a small one).
     pub async fn execute(&mut self, sql: &str) -> Result<QueryResult> {
@@ -345,10 +407,11 @@ impl Session {
                     })?,
                 None => (0..table.definition.columns.len()).collect(),
             };
-            let InsertSource::Query(query) = &insert.source;
-            for (index, position) in parameters::insert_value_places(query) {
-                if let Some(column) = listed.get(position) {
-                    types[index] = Some(table.definition.columns[*column].data_type.clone());
+            if let InsertSource::Query(query) = &insert.source {
+                for (index, position) in parameters::insert_value_places(query) {
+                    if let Some(column) = listed.get(position) {
+                        types[index] = Some(table.definition.columns[*column].data_type.clone());
+                    }
                 }
             }
         }
@@ -363,10 +426,10 @@ impl Session {
         })?;
         let query_of = |statement: &Statement| match statement {
             Statement::Query(query) => Some(query.as_ref().clone()),
-            Statement::Insert(insert) => {
-                let InsertSource::Query(query) = &insert.source;
-                Some(SqlStatement::Query(query.clone()))
-            }
+            Statement::Insert(insert) => match &insert.source {
+                InsertSource::Query(query) => Some(SqlStatement::Query(query.clone())),
+                InsertSource::Blocks => None,
+            },
             _ => None,
         };
         let mut columns = None;
@@ -828,8 +891,8 @@ impl Session {
         }
     }
 
-    async fn insert(&self, insert: Insert) -> Result<QueryResult> {
-        let table = self.table(&insert.table)?;
+    /// The dedup token of `insert`: its own SETTINGS, else the session's.
+    fn insert_token(&self, insert: &Insert) -> Result<Option<String>> {
         let mut token = self.settings.get("insert_deduplication_token").cloned();
         for (name, value) in &insert.settings {
             match name.as_str() {
@@ -843,7 +906,22 @@ impl Session {
                 }
             }
         }
-        let InsertSource::Query(query) = insert.source;
+        Ok(token.filter(|token| !token.is_empty()))
+    }
+
+    async fn insert(&self, insert: Insert) -> Result<QueryResult> {
+        let table = self.table(&insert.table)?;
+        let token = self.insert_token(&insert)?;
+        let query = match insert.source {
+            InsertSource::Query(query) => query,
+            InsertSource::Blocks => {
+                return Err(Error::query(
+                    ErrorCode::SYNTAX_ERROR,
+                    "INSERT without rows: write them after VALUES (only a native-protocol \
+                     client sends them as blocks after the query)",
+                ));
+            }
+        };
         let mut source = self.query(SqlStatement::Query(query)).await?;
         let mut writer =
             BlockWriter::new(self.database.clone(), table, insert.columns, false, token);

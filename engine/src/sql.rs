@@ -11,6 +11,7 @@ pub mod limit_by;
 pub mod names;
 pub mod parameters;
 pub mod parser;
+pub mod query_parameters;
 pub mod rewrite;
 pub mod statement;
 pub mod values;

@@ -19,6 +19,7 @@ use datafusion::physical_plan::streaming::PartitionStream;
 use granary_protocol::ErrorCode;
 use granary_protocol::types::{DataType, field_for};
 
+use super::scan::QueryStats;
 use crate::Error;
 
 /// Rows per generated block (ClickHouse's default block size).
@@ -132,17 +133,24 @@ impl PartitionStream for Numbers {
         &self.schema
     }
 
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+    fn execute(&self, ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let schema = Arc::clone(&self.schema);
+        // Generated rows count as read, as ClickHouse counts them (Progress, read_rows).
+        let stats = ctx
+            .session_config()
+            .get_extension::<QueryStats>()
+            .unwrap_or_default();
         let end = self.count.map(|count| self.start.saturating_add(count));
         let blocks = futures::stream::unfold(self.start, move |next| {
             let schema = Arc::clone(&schema);
+            let stats = Arc::clone(&stats);
             async move {
                 let stop = match end {
                     Some(end) if next >= end => return None,
                     Some(end) => end.min(next.saturating_add(BLOCK_ROWS)),
                     None => next.saturating_add(BLOCK_ROWS),
                 };
+                stats.read.add(stop - next, (stop - next) * 8);
                 let values = UInt64Array::from_iter_values(next..stop);
                 let batch =
                     RecordBatch::try_new(schema, vec![Arc::new(values)]).map_err(Into::into);

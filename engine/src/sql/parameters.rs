@@ -57,8 +57,9 @@ fn visit(statement: &Statement, f: &mut dyn FnMut(&Expr) -> ControlFlow<()>) {
             let _ = visit_expressions(query.as_ref(), |expr| f(expr));
         }
         Statement::Insert(insert) => {
-            let InsertSource::Query(query) = &insert.source;
-            let _ = visit_expressions(query.as_ref(), |expr| f(expr));
+            if let InsertSource::Query(query) = &insert.source {
+                let _ = visit_expressions(query.as_ref(), |expr| f(expr));
+            }
         }
         Statement::Set(settings) => {
             for (_, value) in settings {
@@ -172,8 +173,9 @@ pub fn substitute(
             let _ = visit_expressions_mut(query.as_mut(), &mut replace);
         }
         Statement::Insert(insert) => {
-            let InsertSource::Query(query) = &mut insert.source;
-            let _ = visit_expressions_mut(query.as_mut(), &mut replace);
+            if let InsertSource::Query(query) = &mut insert.source {
+                let _ = visit_expressions_mut(query.as_mut(), &mut replace);
+            }
         }
         Statement::Set(settings) => {
             for (_, value) in settings {
@@ -395,7 +397,9 @@ mod tests {
         else {
             panic!("not an insert");
         };
-        let InsertSource::Query(query) = &insert.source;
+        let InsertSource::Query(query) = &insert.source else {
+            panic!("rows in the query");
+        };
         assert_eq!(insert_value_places(query), vec![(0, 0), (1, 2), (2, 0)]);
     }
 

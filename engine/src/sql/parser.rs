@@ -372,6 +372,18 @@ impl StatementParser<'_> {
     }
 
     /// Only `;` and the end of input may follow a statement.
+    /// True when only semicolons follow the next `skip` tokens.
+    fn ends_after(&self, skip: usize) -> bool {
+        let mut index = skip;
+        loop {
+            match self.parser.peek_nth_token(index).token {
+                Token::SemiColon => index += 1,
+                Token::EOF => return true,
+                _ => return false,
+            }
+        }
+    }
+
     fn end(&mut self) -> Result<()> {
         while self.parser.consume_token(&Token::SemiColon) {}
         match self.peek() {
@@ -1069,9 +1081,18 @@ impl StatementParser<'_> {
             Vec::new()
         };
         let source = if self.peek_word("FORMAT") {
-            return Err(Error::not_implemented(
-                "INSERT ... FORMAT in a query (send the data through the client's insert API)",
-            ));
+            self.parser.next_token();
+            self.identifier()?;
+            if !self.ends_after(0) {
+                return Err(Error::not_implemented(
+                    "INSERT ... FORMAT with the data in the query (send the data through the \
+                     client's insert API)",
+                ));
+            }
+            InsertSource::Blocks
+        } else if self.peek_word("VALUES") && self.ends_after(1) {
+            self.parser.next_token();
+            InsertSource::Blocks
         } else if self.peek_word("VALUES") || self.peek_word("SELECT") || self.peek_word("WITH") {
             InsertSource::Query(self.parser.parse_query().map_err(syntax)?)
         } else if self.parser.consume_token(&Token::LParen) {

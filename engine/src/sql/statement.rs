@@ -51,6 +51,9 @@ pub struct OptimizeTable {
 pub enum InsertSource {
     /// `VALUES (...), ...` or `SELECT ...`.
     Query(Box<Query>),
+    /// Nothing after `VALUES` or `FORMAT name`: the client sends the rows as blocks (the
+    /// native protocol's INSERT).
+    Blocks,
 }
 
 /// `INSERT INTO table [(columns)] [SETTINGS ...] VALUES | SELECT`.

@@ -11,8 +11,9 @@ export CARGO_BUILD_JOBS ?= 2
 VENV := .venv
 CHDB_VERSION := 4.4.0
 CHDB_STAMP := $(VENV)/.chdb-$(CHDB_VERSION)
-# PostgreSQL clients for the client tests (server/tests/clients): psycopg 3, asyncpg, pytest.
-CLIENTS_STAMP := $(VENV)/.clients-1
+# Clients for the client tests (server/tests/clients): psycopg 3, asyncpg and clickhouse-driver
+# (with LZ4 and ZSTD), pytest.
+CLIENTS_STAMP := $(VENV)/.clients-2
 
 .PHONY: test fmt-check clippy unit-tests client-tests bench run
 
@@ -38,7 +39,8 @@ client-tests: $(CLIENTS_STAMP)
 	GRANARY_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python server/tests/clients/run.sh
 
 $(CLIENTS_STAMP): $(CHDB_STAMP)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'psycopg[binary]==3.3.9' asyncpg==0.32.0 pytest==9.2.0
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'psycopg[binary]==3.3.9' asyncpg==0.32.0 \
+	  'clickhouse-driver[lz4,zstd]==0.2.11' pytest==9.2.0
 	touch $@
 
 # Criterion benchmarks (codec, part layer, embedded database); numbers land in target/criterion.

@@ -168,6 +168,13 @@ impl ScramSecret {
         }
     }
 
+    /// True when `password` is the one this secret was made from (a login that sends the
+    /// password itself, as ClickHouse's native protocol does).
+    pub fn verify(&self, password: &str) -> bool {
+        let candidate = ScramSecret::with_salt(password, &self.salt, self.iterations);
+        same(&candidate.stored_key, &self.stored_key)
+    }
+
     /// Reads PostgreSQL's text form.
     pub fn parse(text: &str) -> std::result::Result<ScramSecret, String> {
         let malformed = || {

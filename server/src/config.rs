@@ -28,7 +28,7 @@ pub struct Flags {
     /// Address of the PostgreSQL wire protocol listener (port 0 picks a free port).
     #[arg(long, env = "GRANARY_PG_ADDR")]
     pub pg_addr: Option<SocketAddr>,
-    /// Address of the ClickHouse native protocol listener (served from the native-protocol issue on).
+    /// Address of the ClickHouse native protocol listener (port 0 picks a free port).
     #[arg(long, env = "GRANARY_NATIVE_ADDR")]
     pub native_addr: Option<SocketAddr>,
     /// Print the effective configuration as TOML and exit.
@@ -48,8 +48,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The PostgreSQL wire protocol listener.
     pub pg_addr: SocketAddr,
-    /// The ClickHouse native protocol listener (not served yet).
+    /// The ClickHouse native protocol listener.
     pub native_addr: SocketAddr,
+    /// The largest packet a native-protocol client may send (an INSERT block is one), in bytes.
+    pub native_packet_bytes_max: usize,
     /// How long a shutdown waits for running queries, in seconds.
     pub shutdown_timeout_seconds: u64,
     /// Users (`[users.NAME]`); none: `default` without a password.
@@ -63,6 +65,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             pg_addr: SocketAddr::from(([127, 0, 0, 1], 5432)),
             native_addr: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            native_packet_bytes_max: 1 << 30,
             shutdown_timeout_seconds: 30,
             users: BTreeMap::new(),
         }

@@ -1,5 +1,5 @@
-//! `granary-server`: the embedded database behind network front ends. This part serves the
-//! PostgreSQL wire protocol ([`pg`]); ClickHouse's native protocol follows (issue #6).
+//! `granary-server`: the embedded database behind network front ends: the PostgreSQL wire
+//! protocol ([`pg`]) and ClickHouse's native TCP protocol ([`native`]).
 //!
 //! [`Server::start`] opens the data directory, binds the listeners and accepts connections until
 //! [`Server::shutdown`], which stops accepting and gives running connections up to the configured
@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod native;
 pub mod pg;
 
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use granary_engine::Database;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -26,8 +27,9 @@ pub use error::{Error, Result};
 #[derive(Debug)]
 pub struct Server {
     pg_addr: SocketAddr,
+    native_addr: SocketAddr,
     stop: watch::Sender<bool>,
-    acceptor: tokio::task::JoinHandle<()>,
+    acceptors: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -35,22 +37,44 @@ impl Server {
     pub async fn start(config: &Config) -> Result<Server> {
         let users = Arc::new(auth::Users::from_config(&config.users)?);
         let database = Arc::new(Database::open(&config.data_dir)?);
-        let listener = TcpListener::bind(config.pg_addr)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: config.pg_addr,
-                flag: "--pg-addr (GRANARY_PG_ADDR)",
-                source,
-            })?;
-        let pg_addr = listener.local_addr()?;
+        let pg_listener = bind(config.pg_addr, "--pg-addr (GRANARY_PG_ADDR)").await?;
+        let native_listener =
+            bind(config.native_addr, "--native-addr (GRANARY_NATIVE_ADDR)").await?;
+        let pg_addr = pg_listener.local_addr()?;
+        let native_addr = native_listener.local_addr()?;
         tracing::info!(%pg_addr, data_dir = %config.data_dir.display(), "PostgreSQL protocol listening on {pg_addr}");
+        tracing::info!(%native_addr, "ClickHouse native protocol listening on {native_addr}");
         let (stop, stopped) = watch::channel(false);
         let timeout = Duration::from_secs(config.shutdown_timeout_seconds);
-        let acceptor = tokio::spawn(accept(listener, database, users, stopped, timeout));
+        let cancels = Arc::new(pg::cancel::Registry::default());
+        let pg = {
+            let (database, users) = (Arc::clone(&database), Arc::clone(&users));
+            move |socket: TcpStream, peer: SocketAddr| {
+                let handlers = pg::PgConnection::new(&database, &users, &cancels);
+                async move {
+                    if let Err(error) = pg::serve::serve(socket, handlers).await {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                }
+            }
+        };
+        let shared = Arc::new(native::Shared {
+            database,
+            users,
+            packet_bytes_max: config.native_packet_bytes_max,
+        });
+        let native = move |socket: TcpStream, peer: SocketAddr| {
+            native::serve(socket, peer, Arc::clone(&shared))
+        };
+        let acceptors = vec![
+            tokio::spawn(accept(pg_listener, stopped.clone(), timeout, pg)),
+            tokio::spawn(accept(native_listener, stopped, timeout, native)),
+        ];
         Ok(Server {
             pg_addr,
+            native_addr,
             stop,
-            acceptor,
+            acceptors,
         })
     }
 
@@ -59,32 +83,42 @@ impl Server {
         self.pg_addr
     }
 
+    /// The address the native-protocol listener bound.
+    pub fn native_addr(&self) -> SocketAddr {
+        self.native_addr
+    }
+
     /// Stops accepting connections and waits for the open ones (up to the shutdown timeout).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let _ = self.acceptor.await;
+        for acceptor in self.acceptors {
+            let _ = acceptor.await;
+        }
     }
 }
 
-async fn accept(
+async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, flag, source })
+}
+
+/// Accepts connections on `listener` and serves each with `serve` until `stopped`.
+async fn accept<S, F>(
     listener: TcpListener,
-    database: Arc<Database>,
-    users: Arc<auth::Users>,
     mut stopped: watch::Receiver<bool>,
     timeout: Duration,
-) {
+    serve: S,
+) where
+    S: Fn(TcpStream, SocketAddr) -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let mut connections = JoinSet::new();
-    let cancels = Arc::new(pg::cancel::Registry::default());
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
-                    let handlers = pg::PgConnection::new(&database, &users, &cancels);
-                    connections.spawn(async move {
-                        if let Err(error) = pg::serve::serve(socket, handlers).await {
-                            tracing::debug!(%peer, %error, "connection ended with an error");
-                        }
-                    });
+                    connections.spawn(serve(socket, peer));
                 }
                 Err(error) => tracing::warn!(%error, "cannot accept a connection"),
             },

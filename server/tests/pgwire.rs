@@ -190,7 +190,13 @@ fn a_port_in_use_names_the_flag_to_change() {
     let addr = taken.local_addr().unwrap();
     let data = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_granary-server"))
-        .args(["--pg-addr", &addr.to_string(), "--data-dir"])
+        .args([
+            "--pg-addr",
+            &addr.to_string(),
+            "--native-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
         .arg(data.path())
         .output()
         .unwrap();

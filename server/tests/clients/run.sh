@@ -23,7 +23,7 @@ log="$work/server.log"
 secret="$(echo pencil | "$root/target/debug/granary-server" --hash-password)"
 printf '[users.default]\n\n[users.alice]\npassword_scram_sha256 = "%s"\n\n[users.reader]\nreadonly = true\n' \
   "$secret" >"$work/granary.toml"
-GRANARY_LOG=info "$root/target/debug/granary-server" --config "$work/granary.toml" --data-dir "$work/data" --pg-addr 127.0.0.1:0 2>"$log" &
+GRANARY_LOG=info "$root/target/debug/granary-server" --config "$work/granary.toml" --data-dir "$work/data" --pg-addr 127.0.0.1:0 --native-addr 127.0.0.1:0 2>"$log" &
 server=$!
 stop() {
   kill "$server" 2>/dev/null || true
@@ -33,19 +33,21 @@ stop() {
 trap stop EXIT
 
 port=""
+native_port=""
 for _ in $(seq 1 200); do
-  port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)"
-  [ -n "$port" ] && break
+  port="$(sed -n 's/.*PostgreSQL protocol listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)"
+  native_port="$(sed -n 's/.*native protocol listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)"
+  [ -n "$port" ] && [ -n "$native_port" ] && break
   kill -0 "$server" 2>/dev/null || break
   sleep 0.1
 done
-if [ -z "$port" ]; then
+if [ -z "$port" ] || [ -z "$native_port" ]; then
   echo "granary-server did not start:" >&2
   cat "$log" >&2
   exit 1
 fi
-export GRANARY_PG_PORT="$port"
-echo "client tests against granary-server on 127.0.0.1:$port"
+export GRANARY_PG_PORT="$port" GRANARY_NATIVE_PORT="$native_port"
+echo "client tests against granary-server on 127.0.0.1:$port (pgwire) and :$native_port (native)"
 
 echo "== psycopg, asyncpg, psql"
 "$python" -m pytest -q -p no:cacheprovider "$root/server/tests/clients/python"

@@ -8,7 +8,11 @@ use tokio_postgres::{Client, NoTls};
 
 pub struct ServerProcess {
     child: Child,
+    /// The PostgreSQL protocol listener.
     pub addr: SocketAddr,
+    /// The ClickHouse native protocol listener.
+    #[allow(dead_code)]
+    pub native_addr: SocketAddr,
     _data: tempfile::TempDir,
 }
 
@@ -16,24 +20,36 @@ impl ServerProcess {
     pub fn start() -> ServerProcess {
         let data = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_granary-server"))
-            .args(["--pg-addr", "127.0.0.1:0", "--data-dir"])
+            .args(["--pg-addr", "127.0.0.1:0", "--native-addr", "127.0.0.1:0"])
+            .arg("--data-dir")
             .arg(data.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("the server logs its address").unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
+        let (mut addr, mut native_addr) = (None, None);
+        while addr.is_none() || native_addr.is_none() {
+            let line = lines
+                .next()
+                .expect("the server logs its addresses")
+                .unwrap();
+            let Some(rest) = line.split("listening on ").nth(1) else {
+                continue;
+            };
+            let bound: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
+            if line.contains("PostgreSQL protocol") {
+                addr = Some(bound);
+            } else if line.contains("native protocol") {
+                native_addr = Some(bound);
             }
-        };
+        }
         // Keep reading the log so that the server never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         ServerProcess {
             child,
-            addr,
+            addr: addr.unwrap(),
+            native_addr: native_addr.unwrap(),
             _data: data,
         }
     }

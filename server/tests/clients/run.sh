@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The client tests: psycopg 3, asyncpg and psql (pytest), node-postgres and pg-cursor (node --test) and
-# pgjdbc (JUnit 5 through Maven) against a granary-server started here on a free port with a fresh
+# The client tests: psycopg 3, asyncpg, psql and clickhouse-driver (pytest), node-postgres and
+# pg-cursor (node --test) and pgjdbc (JUnit 5 through Maven) against a granary-server started here on a free port with a fresh
 # data directory, stopped at the end. `make test` runs this after installing the Python packages.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
@@ -49,7 +49,7 @@ fi
 export GRANARY_PG_PORT="$port" GRANARY_NATIVE_PORT="$native_port"
 echo "client tests against granary-server on 127.0.0.1:$port (pgwire) and :$native_port (native)"
 
-echo "== psycopg, asyncpg, psql"
+echo "== psycopg, asyncpg, psql, clickhouse-driver"
 "$python" -m pytest -q -p no:cacheprovider "$root/server/tests/clients/python"
 
 echo "== node-postgres, pg-cursor"

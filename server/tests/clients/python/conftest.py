@@ -1,5 +1,5 @@
-"""Fixtures of the Python client tests: the running granary-server (GRANARY_PG_PORT) and a fresh
-database per test module."""
+"""Fixtures of the Python client tests: the running granary-server (GRANARY_PG_PORT for pgwire,
+GRANARY_NATIVE_PORT for the native protocol) and a fresh database per test module."""
 import os
 import uuid
 
@@ -12,6 +12,14 @@ def port():
     value = os.environ.get("GRANARY_PG_PORT")
     if not value:
         pytest.fail("GRANARY_PG_PORT is not set: run server/tests/clients/run.sh")
+    return int(value)
+
+
+@pytest.fixture(scope="session")
+def native_port():
+    value = os.environ.get("GRANARY_NATIVE_PORT")
+    if not value:
+        pytest.fail("GRANARY_NATIVE_PORT is not set: run server/tests/clients/run.sh")
     return int(value)
 
 

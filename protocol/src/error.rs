@@ -149,6 +149,18 @@ pub enum Error {
     /// An Arrow kernel failed.
     #[error("arrow error")]
     Arrow(#[from] arrow_schema::ArrowError),
+    /// The server answered with an Exception (its code, name, message and causes).
+    #[error("server error {}: {}", .0.code, .0.text())]
+    Server(Box<crate::packet::server::Exception>),
+    /// A connection to the server could not be opened.
+    #[error("cannot connect to {address}")]
+    Connect {
+        /// The address tried.
+        address: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// Reading or writing a byte stream failed.
     #[error("i/o error while {context}")]
     Io {
@@ -192,7 +204,16 @@ impl Error {
                 ErrorCode::ATTEMPT_TO_READ_AFTER_EOF
             }
             Error::Io { .. } => ErrorCode::CANNOT_READ_ALL_DATA,
+            Error::Server(exception) => ErrorCode(exception.code),
+            Error::Connect { .. } => ErrorCode::NETWORK_ERROR,
         }
+    }
+
+    /// True when the operation failed because of the connection (it could not be opened, broke,
+    /// or timed out), so its outcome is unknown and a retry on a new connection may succeed. An
+    /// Exception from the server is final.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Connect { .. } | Error::Io { .. })
     }
 
     pub(crate) fn type_mismatch(

@@ -2,7 +2,7 @@
 //!
 //! ClickHouse's data formats and native protocol, shared by Granary's storage engine, its
 //! native-protocol server and the client the SDKs wrap. Codecs work on byte buffers; only
-//! [`connection`] reads a stream, and nothing here opens a socket or a file.
+//! [`connection`] reads a stream, only [`client`] opens sockets, and nothing here opens a file.
 //!
 //! - [`types`]: [`DataType`], the ClickHouse type system: parse and print type names exactly, and map
 //!   each type to its Arrow representation (the type name rides in Arrow field metadata).
@@ -14,6 +14,8 @@
 //!   NONE), a writer that cuts blocks as ClickHouse does and a reader that seeks to marks.
 //! - [`packet`]: the native TCP protocol's packets, both directions, per negotiated revision.
 //! - [`connection`]: reading whole packets from an async byte stream.
+//! - [`client`]: the async native-protocol client (queries as Arrow streams, exactly-once inserts
+//!   with retries), which the SDKs wrap.
 //! - [`text`]: ClickHouse's text form of values (floats, decimals, dates, nested values).
 //! - [`ErrorCode`]: ClickHouse's error codes, used by every Granary crate.
 //!
@@ -44,6 +46,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod block;
+pub mod client;
 pub mod column;
 pub mod compress;
 pub mod connection;

@@ -234,6 +234,17 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Adds an increment (Progress packets carry increments since the previous one).
+    pub fn add(&mut self, increment: &Progress) {
+        self.read_rows += increment.read_rows;
+        self.read_bytes += increment.read_bytes;
+        self.total_rows_to_read += increment.total_rows_to_read;
+        self.total_bytes_to_read += increment.total_bytes_to_read;
+        self.written_rows += increment.written_rows;
+        self.written_bytes += increment.written_bytes;
+        self.elapsed_ns += increment.elapsed_ns;
+    }
+
     fn encode_body(&self, out: &mut Vec<u8>, revision: u64) {
         write_var_uint(out, self.read_rows);
         write_var_uint(out, self.read_bytes);

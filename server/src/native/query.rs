@@ -391,8 +391,15 @@ async fn insert(
                 .map_err(|error| from_engine(&error)),
         };
         if let Err(exception) = written {
+            // As ClickHouse does: the Exception first (a client waiting for the block's
+            // ProfileEvents learns of it at once), then the rest of the data is read and dropped.
+            tracing::debug!(peer = %connection.peer, code = exception.code, "insert block refused: {}", exception.message);
+            connection
+                .send(&[ServerPacket::Exception(exception)])
+                .await
+                .map_err(io)?;
             skip_data(connection, context).await?;
-            return Ok(Err(exception));
+            return Ok(Ok(()));
         }
         rows += block_rows;
         if events {

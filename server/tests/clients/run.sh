@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# The client tests: psycopg 3, asyncpg, psql and clickhouse-driver (pytest), node-postgres and
-# pg-cursor (node --test) and pgjdbc (JUnit 5 through Maven) against a granary-server started here on a free port with a fresh
-# data directory, stopped at the end. `make test` runs this after installing the Python packages.
+# The client tests against a granary-server started here on free ports with a fresh data directory,
+# stopped at the end: psycopg 3, asyncpg, psql, clickhouse-driver and Debian's clickhouse-client
+# (pytest), node-postgres and pg-cursor (node --test), pgjdbc (JUnit 5 through Maven) and
+# clickhouse-go (go test). `make test` runs this after installing the Python packages.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 python="${GRANARY_TEST_PYTHON:-$root/.venv/bin/python}"
 
-if ! command -v psql >/dev/null; then
-  # The psql tests need the client only (Debian's postgresql-client).
-  apt_get="apt-get"
-  [ "$(id -u)" -eq 0 ] || apt_get="sudo apt-get"
-  $apt_get install -y -q postgresql-client >/dev/null
-fi
+# Debian's command-line clients: psql (postgresql-client) and clickhouse-client 18.16.
+apt_get="apt-get"
+[ "$(id -u)" -eq 0 ] || apt_get="sudo apt-get"
+for pair in psql:postgresql-client clickhouse-client:clickhouse-client; do
+  if ! command -v "${pair%%:*}" >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive $apt_get install -y -q "${pair#*:}" >/dev/null
+  fi
+done
 
 # The server binary as `cargo test --workspace` builds it (the same features, so after the unit
 # tests this compiles nothing; `cargo build -p granary-server` would rebuild the engine).
@@ -49,7 +52,7 @@ fi
 export GRANARY_PG_PORT="$port" GRANARY_NATIVE_PORT="$native_port"
 echo "client tests against granary-server on 127.0.0.1:$port (pgwire) and :$native_port (native)"
 
-echo "== psycopg, asyncpg, psql, clickhouse-driver"
+echo "== psycopg, asyncpg, psql, clickhouse-driver, clickhouse-client"
 "$python" -m pytest -q -p no:cacheprovider "$root/server/tests/clients/python"
 
 echo "== node-postgres, pg-cursor"
@@ -57,5 +60,8 @@ echo "== node-postgres, pg-cursor"
 
 echo "== pgjdbc"
 mvn -q -B -Dstyle.color=never -f "$root/jdbc-tests/pom.xml" test -Dgranary.pg.port="$port"
+
+echo "== clickhouse-go"
+(cd "$root/server/tests/clients/go" && go test -count=1 ./...)
 
 kill -0 "$server" || { echo "granary-server died during the client tests" >&2; cat "$log" >&2; exit 1; }

@@ -60,7 +60,7 @@ impl sqllogictest::AsyncDB for EngineDb {
 
 /// The sqllogictest column type of an Arrow type: `I` integers, `R` floats and decimals, `T` the
 /// rest.
-fn column_type(data_type: &arrow_schema::DataType) -> DefaultColumnType {
+pub(crate) fn column_type(data_type: &arrow_schema::DataType) -> DefaultColumnType {
     use arrow_schema::DataType as A;
     match data_type {
         A::Int8 | A::Int16 | A::Int32 | A::Int64 | A::UInt8 | A::UInt16 | A::UInt32 | A::UInt64 => {

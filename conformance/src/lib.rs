@@ -9,11 +9,13 @@
 //! the sqllogictest convention has it) and how an error is written ([`ConformanceError`], in
 //! ClickHouse's `Code: N. DB::Exception: ...` form so that `statement error Code: 60\.` matches
 //! Granary and ClickHouse alike) and how a file is run ([`run_file`]). [`EngineDb`] runs the files
-//! against the embedded engine, [`PgDb`] against a server over the PostgreSQL wire protocol.
+//! against the embedded engine, [`PgDb`] against a server over the PostgreSQL wire protocol,
+//! [`NativeDb`] over ClickHouse's native protocol with Granary's own client.
 //!
 //! [sqllogictest]: https://www.sqlite.org/sqllogictest/doc/trunk/about.wiki
 
 mod engine;
+mod native;
 mod pgwire;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ use granary_protocol::types::field_clickhouse_type;
 use sqllogictest::{AsyncDB, DefaultColumnType, MakeConnection};
 
 pub use engine::EngineDb;
+pub use native::NativeDb;
 pub use pgwire::PgDb;
 
 /// A failed statement, as ClickHouse reports it.

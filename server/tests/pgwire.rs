@@ -187,22 +187,22 @@ async fn large_results_stream_to_the_client() {
 #[test]
 fn a_port_in_use_names_the_flag_to_change() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_granary-server"))
-        .args([
-            "--pg-addr",
-            &addr.to_string(),
-            "--native-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(log.contains("--pg-addr"), "{log}");
+    let addr = taken.local_addr().unwrap().to_string();
+    for (pg, native, flag) in [
+        (addr.as_str(), "127.0.0.1:0", "--pg-addr"),
+        ("127.0.0.1:0", addr.as_str(), "--native-addr"),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_granary-server"))
+            .args(["--pg-addr", pg, "--native-addr", native])
+            .arg("--data-dir")
+            .arg(data.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert!(log.contains(flag), "{log}");
+    }
 }
 
 #[test]

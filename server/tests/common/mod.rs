@@ -17,12 +17,33 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    #[allow(dead_code)]
     pub fn start() -> ServerProcess {
+        ServerProcess::start_with_users(&[])
+    }
+
+    /// A server whose configuration has exactly these users (name, password; an empty password
+    /// is none); no users means the built-in `default`.
+    pub fn start_with_users(users: &[(&str, &str)]) -> ServerProcess {
         let data = tempfile::tempdir().unwrap();
+        let config = data.path().join("granary.toml");
+        let mut text = String::new();
+        for (name, password) in users {
+            text.push_str(&format!("[users.{name}]\n"));
+            if !password.is_empty() {
+                text.push_str(&format!(
+                    "password_scram_sha256 = \"{}\"\n",
+                    scram_secret(password)
+                ));
+            }
+        }
+        std::fs::write(&config, text).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_granary-server"))
             .args(["--pg-addr", "127.0.0.1:0", "--native-addr", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(&config)
             .arg("--data-dir")
-            .arg(data.path())
+            .arg(data.path().join("data"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -75,6 +96,21 @@ impl ServerProcess {
         assert!(status.success());
         self.child.wait().unwrap()
     }
+}
+
+/// The SCRAM-SHA-256 secret of `password`, as `granary-server --hash-password` prints it.
+fn scram_secret(password: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_granary-server"))
+        .arg("--hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
 
 impl Drop for ServerProcess {

@@ -1,6 +1,7 @@
 # Granary: the two commands every landing keeps working.
 #   make test  - format check, clippy with -D warnings, every test of every crate, and the
-#                PostgreSQL client tests (psycopg, asyncpg, node-postgres, pgjdbc)
+#                client tests (psycopg, asyncpg, psql, node-postgres, pgjdbc over PostgreSQL's
+#                protocol; clickhouse-driver, clickhouse-client, clickhouse-go over the native one)
 #   make run   - build and start the server on ./data
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -15,7 +16,7 @@ CHDB_STAMP := $(VENV)/.chdb-$(CHDB_VERSION)
 # (with LZ4 and ZSTD), pytest.
 CLIENTS_STAMP := $(VENV)/.clients-2
 
-.PHONY: test fmt-check clippy unit-tests client-tests bench run
+.PHONY: test fmt-check clippy unit-tests client-tests bench bench-native run
 
 test: fmt-check clippy unit-tests client-tests
 
@@ -33,8 +34,8 @@ $(CHDB_STAMP):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check chdb==$(CHDB_VERSION)
 	touch $@
 
-# psycopg, asyncpg, node-postgres and pgjdbc against a server started for them (needs Node and
-# Maven; npm and Maven fetch the client libraries on first use).
+# The client tests against a server started for them (needs Node, Maven and Go; npm, Maven and
+# the Go module proxy supply the client libraries, apt the psql and clickhouse-client binaries).
 client-tests: $(CLIENTS_STAMP)
 	GRANARY_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python server/tests/clients/run.sh
 
@@ -49,6 +50,11 @@ bench:
 	$(CARGO) bench -p granary-engine --bench storage
 	$(CARGO) bench -p granary-engine --bench database
 
-# Builds (release) and starts the server on ./data: PostgreSQL protocol on 127.0.0.1:5432.
+# Native-protocol throughput: Granary's Rust client beside clickhouse-driver, one release server.
+bench-native: $(CLIENTS_STAMP)
+	GRANARY_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python bench/native/run.sh
+
+# Builds (release) and starts the server on ./data: PostgreSQL protocol on 127.0.0.1:5432,
+# ClickHouse's native protocol on 127.0.0.1:9000.
 run:
 	$(CARGO) run --release -p granary-server -- --data-dir ./data

@@ -154,7 +154,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let summary = client
-        .insert(TABLE, &batches, &InsertOptions::default())
+        .insert(
+            TABLE,
+            &batches,
+            &InsertOptions {
+                block_rows: block_rows as usize,
+                ..InsertOptions::default()
+            },
+        )
         .await?;
     report(
         "insert",

@@ -6,14 +6,16 @@
 //!   Client ──connect──▶ Hello ⇄ Hello, addendum
 //!     ├─ query(sql)  ─▶ Query, empty Data ◀─ header, Data*, Progress*, ..., EndOfStream  (QueryStream)
 //!     ├─ execute(sql) ─▶ the same, answer drained
-//!     ├─ insert(table, batches) ─▶ Query ◀─ header ─▶ Data ◀─ ProfileEvents ... ─▶ empty ◀─ EndOfStream
-//!     │     └─ a broken connection: reconnect and resend the same blocks with the same token (retry)
+//!     ├─ insert(table, batches) ─▶ per block n: Query (token <t>:<n>) ◀─ header ─▶ Data, empty ◀─ EndOfStream
+//!     │     └─ a broken connection: reconnect, go on from the first unacknowledged block (retry)
+//!     ├─ BatchReceiver::spawn ─▶ query(sql) in a task, batches through a channel (the SDKs)
 //!     └─ ping ─▶ Ping ◀─ Pong
 //! ```
 //!
 //! One query runs at a time per client. A [`QueryStream`] dropped before its end leaves the
 //! connection mid-answer; the next call then opens a new connection.
 
+mod channel;
 mod insert;
 mod query;
 mod retry;
@@ -38,7 +40,11 @@ use crate::packet::server::{ServerHello, ServerPacket};
 use crate::packet::settings::Setting;
 use crate::packet::{Context, Data, revision};
 
-pub use insert::{InsertOptions, InsertSummary};
+pub use channel::BatchReceiver;
+pub use insert::{
+    BLOCK_ROWS_DEFAULT, InsertOptions, InsertProgress, InsertProgressCallback, InsertSummary,
+    blocks,
+};
 pub use query::{CancelHandle, ProgressCallback, QueryOptions, QueryStream, Summary};
 pub use retry::RetryPolicy;
 
@@ -241,10 +247,14 @@ impl Client {
         QueryStream::start(connection, sql, options, compression).await
     }
 
-    /// Inserts `batches` into `table`, each batch one block (one part), exactly once: with a
-    /// token (the given one, else a fresh one), so that after a connection failure the same
-    /// blocks are resent and the server drops the ones it already has. Batches name their columns;
-    /// arrays are converted to the table's types where Arrow can do it losslessly.
+    /// Inserts `batches` into `table` exactly once. The batches are cut into blocks of at most
+    /// `options.block_rows` rows ([`insert::blocks`]); each block is one INSERT (one part) with
+    /// its own token derived from the insert's (the given one, else a fresh one). After a
+    /// connection failure the insert goes on from the first block the server has not
+    /// acknowledged, with the same token, so a block that was written but not acknowledged is
+    /// dropped by the server rather than written twice. Calling `insert` again with the same
+    /// token, rows and `block_rows` writes nothing new. Batches name their columns; arrays are
+    /// converted to the table's types where Arrow can do it losslessly.
     pub async fn insert(
         &mut self,
         table: &str,
@@ -252,23 +262,45 @@ impl Client {
         options: &InsertOptions,
     ) -> Result<InsertSummary> {
         let token = options.token();
+        let blocks = insert::blocks(batches, options.block_rows)?;
         let compression = self.options.compression;
         let policy = self.options.retry.clone();
-        let mut attempt = 0;
+        let mut written = 0;
+        let mut attempts = 0;
+        // Tries since the last one that got a block written: the retry budget is per block.
+        let mut failures = 0;
         loop {
-            attempt += 1;
+            attempts += 1;
+            let before = written;
             let outcome = self
                 .on_connection(async |connection| {
-                    insert::run(connection, table, batches, options, &token, compression).await
+                    insert::run(
+                        connection,
+                        table,
+                        &blocks,
+                        &mut written,
+                        options,
+                        &token,
+                        compression,
+                    )
+                    .await
                 })
                 .await;
             match outcome {
-                Ok(mut summary) => {
-                    summary.attempts = attempt;
-                    return Ok(summary);
+                Ok(()) => {
+                    return Ok(InsertSummary {
+                        rows: blocks.iter().map(|block| block.num_rows() as u64).sum(),
+                        blocks: blocks.len(),
+                        attempts,
+                        token,
+                    });
                 }
-                Err(error) if error.is_retryable() && attempt < policy.attempts => {
-                    tokio::time::sleep(policy.backoff(attempt)).await;
+                Err(error) if error.is_retryable() => {
+                    failures = if written > before { 1 } else { failures + 1 };
+                    if failures >= policy.attempts {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(policy.backoff(failures)).await;
                 }
                 Err(error) => return Err(error),
             }

@@ -1,5 +1,6 @@
 //! Granary's Rust client (`granary_protocol::client`) against the server process over the native
-//! protocol: large results stream in batches with progress, inserts write one part per block and
+//! protocol: large results stream in batches with progress (also through a spawned task), inserts
+//! are cut into blocks and write one part per block and
 //! land exactly once through connections cut mid-block or before the answer, errors carry the
 //! server's codes, cancel stops a query, parameters and settings reach the server.
 
@@ -16,7 +17,9 @@ use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
 use common::ServerProcess;
 use futures::StreamExt;
 use granary_protocol::ErrorCode;
-use granary_protocol::client::{Client, InsertOptions, Options, QueryOptions, RetryPolicy};
+use granary_protocol::client::{
+    BatchReceiver, Client, InsertOptions, Options, QueryOptions, RetryPolicy,
+};
 use granary_protocol::compress::Method;
 use granary_protocol::packet::settings::{IMPORTANT, Setting};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -120,6 +123,114 @@ async fn large_results_stream_in_batches_with_progress() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_inserts_are_cut_into_blocks_and_report_progress() {
+    let server = ServerProcess::start();
+    let mut client = Client::connect(options(server.native_addr)).await.unwrap();
+    client
+        .execute("CREATE TABLE cut (k UInt64, v Float64) ENGINE = MergeTree ORDER BY k")
+        .await
+        .unwrap();
+    // Many small batches and one large one: 2.5 blocks of the default 1 048 576 rows.
+    let mut batches: Vec<RecordBatch> = (0..100).map(|i| block(i * 1000, 1000)).collect();
+    batches.push(block(100_000, 2_521_440));
+    let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let summary = client
+        .insert(
+            "cut",
+            &batches,
+            &InsertOptions {
+                on_progress: Some(Arc::new(move |progress| {
+                    seen.lock().unwrap().push(*progress)
+                })),
+                ..InsertOptions::with_token("cut-1")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((summary.rows, summary.blocks), (2_621_440, 3));
+    let reports = reports.lock().unwrap().clone();
+    let written: Vec<(u64, usize)> = reports
+        .iter()
+        .map(|progress| (progress.rows_written, progress.blocks_written))
+        .collect();
+    assert_eq!(written, [(1_048_576, 1), (2_097_152, 2), (2_621_440, 3)]);
+    assert!(
+        reports
+            .iter()
+            .all(|progress| progress.rows_total == 2_621_440)
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count() FROM system.parts WHERE table = 'cut' AND active"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(&mut client, "SELECT uniqExact(k) FROM cut").await,
+        2_621_440
+    );
+    // The same call again (same token, same rows, same block size) writes nothing.
+    client
+        .insert("cut", &batches, &InsertOptions::with_token("cut-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&mut client, "SELECT count() FROM cut").await,
+        2_621_440
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_query_streams_through_a_channel_and_frees_the_client_when_dropped() {
+    let server = ServerProcess::start();
+    let client = Arc::new(tokio::sync::Mutex::new(
+        Client::connect(options(server.native_addr)).await.unwrap(),
+    ));
+    let sql = "SELECT number FROM numbers(2000000)";
+    let mut receiver =
+        BatchReceiver::spawn(client.clone(), sql.to_string(), QueryOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(receiver.schema().field(0).name(), "number");
+    let mut rows = 0;
+    while let Some(batch) = receiver.next_batch().await.unwrap() {
+        rows += batch.num_rows();
+    }
+    assert_eq!(rows, 2_000_000);
+    assert_eq!(
+        receiver.summary().await.unwrap().progress.read_rows,
+        2_000_000
+    );
+    // Dropped after one batch: the query is cancelled and the client takes the next one.
+    let mut receiver =
+        BatchReceiver::spawn(client.clone(), sql.to_string(), QueryOptions::default())
+            .await
+            .unwrap();
+    receiver.next_batch().await.unwrap().unwrap();
+    drop(receiver);
+    let mut client = client.lock().await;
+    assert_eq!(
+        count(&mut client, "SELECT count() FROM numbers(10)").await,
+        10
+    );
+    // A query that fails reports the server's error when spawned.
+    drop(client);
+    let error = BatchReceiver::spawn(
+        Arc::new(tokio::sync::Mutex::new(
+            Client::connect(options(server.native_addr)).await.unwrap(),
+        )),
+        "SELECT * FROM nowhere".to_string(),
+        QueryOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::UNKNOWN_TABLE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inserts_write_a_part_per_block_and_tokens_make_them_idempotent() {
     let server = ServerProcess::start();
     let mut client = Client::connect(options(server.native_addr)).await.unwrap();
@@ -129,12 +240,12 @@ async fn inserts_write_a_part_per_block_and_tokens_make_them_idempotent() {
         .await
         .unwrap();
     let blocks: Vec<RecordBatch> = (0..4).map(|i| block(i * 1000, 1000)).collect();
+    let by_thousands = InsertOptions {
+        block_rows: 1000,
+        ..InsertOptions::with_token("load-1")
+    };
     let summary = client
-        .insert(
-            "ingest.events",
-            &blocks,
-            &InsertOptions::with_token("load-1"),
-        )
+        .insert("ingest.events", &blocks, &by_thousands)
         .await
         .unwrap();
     assert_eq!(
@@ -151,11 +262,7 @@ async fn inserts_write_a_part_per_block_and_tokens_make_them_idempotent() {
     );
     // The same token again: nothing lands. No token: every call lands.
     client
-        .insert(
-            "ingest.events",
-            &blocks,
-            &InsertOptions::with_token("load-1"),
-        )
+        .insert("ingest.events", &blocks, &by_thousands)
         .await
         .unwrap();
     assert_eq!(
@@ -321,10 +428,11 @@ async fn inserts_land_exactly_once_through_dropped_connections() {
     let blocks: Vec<RecordBatch> = (0..10).map(|i| block(i * 50_000, 50_000)).collect();
     let block_bytes = 50_000 * 16;
     let plans = [
-        // Cut in the middle of the fourth block, then in the middle of the eighth.
+        // Cut in the middle of the fourth block; the retry goes on from the fourth block and
+        // is cut in the middle of its third (the sixth), and the next from the sixth.
         vec![
             Cut::ClientBytes(3 * block_bytes + block_bytes / 2),
-            Cut::ClientBytes(7 * block_bytes + block_bytes / 3),
+            Cut::ClientBytes(2 * block_bytes + block_bytes / 3),
         ],
         // Every block arrives and is written; the last acknowledgement is lost.
         vec![Cut::AnswerAfter(10 * block_bytes)],
@@ -344,7 +452,10 @@ async fn inserts_land_exactly_once_through_dropped_connections() {
             .insert(
                 table,
                 &blocks,
-                &InsertOptions::with_token(format!("round-{round}")),
+                &InsertOptions {
+                    block_rows: 50_000,
+                    ..InsertOptions::with_token(format!("round-{round}"))
+                },
             )
             .await
             .unwrap();
@@ -370,16 +481,14 @@ async fn inserts_land_exactly_once_through_dropped_connections() {
     })
     .await
     .unwrap();
-    let error = client
-        .insert("once", &blocks, &InsertOptions::with_token("round-2"))
-        .await
-        .unwrap_err();
+    let round_2 = InsertOptions {
+        block_rows: 50_000,
+        ..InsertOptions::with_token("round-2")
+    };
+    let error = client.insert("once", &blocks, &round_2).await.unwrap_err();
     assert!(error.is_retryable(), "{error}");
     // The caller retries with the same token: exactly once again.
-    client
-        .insert("once", &blocks, &InsertOptions::with_token("round-2"))
-        .await
-        .unwrap();
+    client.insert("once", &blocks, &round_2).await.unwrap();
     assert_eq!(
         count(&mut direct, "SELECT count() FROM once").await,
         1_500_000

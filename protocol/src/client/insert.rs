@@ -1,7 +1,10 @@
-//! One INSERT attempt: the query, the table's header, each batch as a block (the server answers
-//! each with ProfileEvents from 54456, meaning it is written), the empty block, EndOfStream.
-//! Retrying is [`super::Client::insert`]'s: it repeats this with the same token and the same
-//! blocks, so the server's per-block ids (`<token>_<i>`) drop what it already has.
+//! Inserts, exactly once. The caller's batches are cut into blocks of at most
+//! [`InsertOptions::block_rows`] rows (small batches are joined, large ones sliced), the same way
+//! on every try. Block `n` goes in its own INSERT with the token `<token>:<n>`: the query, the
+//! table's header, the block, the empty block, EndOfStream. After a connection failure
+//! [`super::Client::insert`] starts again at the first block whose EndOfStream it has not seen,
+//! with that block's token, so a block the server wrote but could not acknowledge is dropped by
+//! the server's deduplication instead of landing twice.
 
 use std::sync::Arc;
 
@@ -15,18 +18,65 @@ use crate::error::{Error, Result};
 use crate::packet::client::ClientPacket;
 use crate::packet::server::ServerPacket;
 use crate::packet::settings::{IMPORTANT, Setting};
-use crate::packet::{Context, Data, revision};
+use crate::packet::{Context, Data};
 use crate::types::field_clickhouse_type;
 
+/// ClickHouse's `max_insert_block_size`: the rows of one block (one part) unless told otherwise.
+pub const BLOCK_ROWS_DEFAULT: usize = 1_048_576;
+
+/// A callback told how far an insert has come after each block is written.
+pub type InsertProgressCallback = Arc<dyn Fn(&InsertProgress) + Send + Sync>;
+
+/// How far an insert has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InsertProgress {
+    /// Rows written (acknowledged by the server) so far.
+    pub rows_written: u64,
+    /// Rows of the whole insert.
+    pub rows_total: u64,
+    /// Blocks written so far.
+    pub blocks_written: usize,
+    /// Blocks of the whole insert.
+    pub blocks_total: usize,
+}
+
 /// How an insert is made.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct InsertOptions {
-    /// `insert_deduplication_token`: inserts with the same token (and the same blocks) land once.
-    /// When `None` the client makes a fresh token for the call, so that its own retries cannot
-    /// double the data.
+    /// The insert's deduplication token: inserts with the same token and the same rows land
+    /// once (block `n` is sent with `insert_deduplication_token = '<token>:<n>'`). When `None`
+    /// the client makes a fresh token for the call, so that its own retries cannot double the
+    /// data.
     pub dedup_token: Option<String>,
+    /// The most rows in one block (one part on the server); [`BLOCK_ROWS_DEFAULT`] by default.
+    /// A retry with the same token must use the same value, so that the blocks are the same.
+    pub block_rows: usize,
     /// Further settings for the INSERT.
     pub settings: Vec<Setting>,
+    /// Called after each block is written.
+    pub on_progress: Option<InsertProgressCallback>,
+}
+
+impl Default for InsertOptions {
+    fn default() -> Self {
+        InsertOptions {
+            dedup_token: None,
+            block_rows: BLOCK_ROWS_DEFAULT,
+            settings: Vec::new(),
+            on_progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for InsertOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InsertOptions")
+            .field("dedup_token", &self.dedup_token)
+            .field("block_rows", &self.block_rows)
+            .field("settings", &self.settings)
+            .field("on_progress", &self.on_progress.is_some())
+            .finish()
+    }
 }
 
 impl InsertOptions {
@@ -65,7 +115,7 @@ impl InsertOptions {
 pub struct InsertSummary {
     /// Rows sent (rows the server already had under the token are sent and dropped by it).
     pub rows: u64,
-    /// Blocks sent, one per non-empty batch.
+    /// Blocks sent.
     pub blocks: usize,
     /// Tries it took (1 without retries).
     pub attempts: u32,
@@ -73,22 +123,78 @@ pub struct InsertSummary {
     pub token: String,
 }
 
-/// One attempt of the INSERT of `batches` into `table` on `connection`.
+/// The blocks an insert sends: consecutive batches joined while their rows fit in `block_rows`,
+/// batches larger than that sliced (slices share the batch's buffers). Empty batches are
+/// dropped; every batch must have the first one's columns.
+pub fn blocks(batches: &[RecordBatch], block_rows: usize) -> Result<Vec<RecordBatch>> {
+    assert!(block_rows > 0, "a block holds at least one row");
+    let Some(first) = batches.iter().find(|batch| batch.num_rows() > 0) else {
+        return Ok(Vec::new());
+    };
+    let schema = first.schema();
+    let mut blocks = Vec::new();
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    let mut pending_rows = 0;
+    let flush = |pending: &mut Vec<RecordBatch>, blocks: &mut Vec<RecordBatch>| -> Result<()> {
+        match pending.len() {
+            0 => {}
+            1 => blocks.extend(pending.pop()),
+            _ => {
+                blocks.push(arrow_select::concat::concat_batches(
+                    &schema,
+                    pending.iter(),
+                )?);
+                pending.clear();
+            }
+        }
+        Ok(())
+    };
+    for batch in batches.iter().filter(|batch| batch.num_rows() > 0) {
+        if batch.schema().fields() != schema.fields() {
+            return Err(Error::TypeMismatch {
+                context: "the batches of an insert".to_string(),
+                expected: format!("the columns of the first batch ({})", describe(&schema)),
+                actual: describe(&batch.schema()),
+            });
+        }
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let rows = (batch.num_rows() - offset).min(block_rows - pending_rows);
+            pending.push(batch.slice(offset, rows));
+            pending_rows += rows;
+            offset += rows;
+            if pending_rows == block_rows {
+                flush(&mut pending, &mut blocks)?;
+                pending_rows = 0;
+            }
+        }
+    }
+    flush(&mut pending, &mut blocks)?;
+    Ok(blocks)
+}
+
+fn describe(schema: &Schema) -> String {
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|field| format!("{} {}", field.name(), field.data_type()))
+        .collect();
+    columns.join(", ")
+}
+
+/// One try of an insert: sends `blocks[*written..]`, each in its own INSERT, advancing
+/// `written` as the server acknowledges each one.
 pub(super) async fn run(
     connection: &mut Connection,
     table: &str,
-    batches: &[RecordBatch],
+    blocks: &[RecordBatch],
+    written: &mut usize,
     options: &InsertOptions,
     token: &str,
     compression: Option<Method>,
-) -> Result<InsertSummary> {
-    let Some(first) = batches.first() else {
-        return Ok(InsertSummary {
-            rows: 0,
-            blocks: 0,
-            attempts: 1,
-            token: token.to_string(),
-        });
+) -> Result<()> {
+    let Some(first) = blocks.first() else {
+        return Ok(());
     };
     let columns: Vec<String> = first
         .schema()
@@ -97,58 +203,85 @@ pub(super) async fn run(
         .map(|field| quote_identifier(field.name()))
         .collect();
     let sql = format!("INSERT INTO {table} ({}) VALUES", columns.join(", "));
-    let mut settings = vec![Setting {
-        flags: IMPORTANT,
-        ..Setting::new("insert_deduplication_token", token)
-    }];
-    settings.extend(options.settings.iter().cloned());
-    connection
-        .send_query(&sql, "", settings, Vec::new(), compression)
-        .await?;
     let context = Context {
         compression: compression.is_some(),
         ..Context::new(connection.revision)
     };
-    let header = read_header(connection, &context).await?;
-    // From 54456 the server confirms each block with ProfileEvents once it is written.
-    let confirmed = connection.revision >= revision::PROFILE_EVENTS_IN_INSERT;
-    let mut summary = InsertSummary {
-        rows: 0,
-        blocks: 0,
-        attempts: 1,
-        token: token.to_string(),
-    };
-    // Every batch is checked against the header before any is sent: a batch the client cannot
-    // conform fails the insert with nothing written (the connection, mid-INSERT, is replaced).
-    let blocks = batches
-        .iter()
-        .filter(|batch| batch.num_rows() > 0)
-        .map(|batch| conform(batch, &header))
-        .collect::<Result<Vec<_>>>()?;
-    for block in blocks {
+    let rows_total: u64 = blocks.iter().map(|block| block.num_rows() as u64).sum();
+    // The blocks with the table's types, made once the first header arrives: every block is
+    // checked before any is sent, so a block the client cannot conform writes nothing.
+    let mut conformed: Option<Vec<RecordBatch>> = None;
+    let start = *written;
+    while *written < blocks.len() {
+        let index = *written;
+        let mut settings = vec![Setting {
+            flags: IMPORTANT,
+            ..Setting::new("insert_deduplication_token", format!("{token}:{index}"))
+        }];
+        settings.extend(options.settings.iter().cloned());
+        connection
+            .send_query(&sql, "", settings, Vec::new(), compression)
+            .await?;
+        let header = read_header(connection, &context).await?;
+        if conformed.is_none() {
+            match blocks[start..]
+                .iter()
+                .map(|block| conform(block, &header))
+                .collect::<Result<Vec<_>>>()
+            {
+                Ok(blocks) => conformed = Some(blocks),
+                Err(error) => {
+                    // End the INSERT with no rows so the connection stays usable.
+                    send_end_marker(connection, compression).await?;
+                    finish(connection, &context).await?;
+                    return Err(error);
+                }
+            }
+        }
+        let block = conformed
+            .as_ref()
+            .and_then(|conformed| conformed.get(index - start))
+            .ok_or_else(|| Error::Logical("an insert block was not conformed".to_string()))?;
         let mut out = Vec::new();
-        let rows = block.num_rows() as u64;
         ClientPacket::encode_data(
             &mut out,
-            &Data::new(block),
+            &Data::new(block.clone()),
             connection.revision,
             compression,
         )?;
+        ClientPacket::encode_data(&mut out, &end_marker(), connection.revision, compression)?;
         connection.send(&out).await?;
-        if confirmed {
-            await_confirmation(connection, &context, compression).await?;
+        finish(connection, &context).await?;
+        *written += 1;
+        if let Some(callback) = &options.on_progress {
+            callback(&InsertProgress {
+                rows_written: blocks[..*written]
+                    .iter()
+                    .map(|block| block.num_rows() as u64)
+                    .sum(),
+                rows_total,
+                blocks_written: *written,
+                blocks_total: blocks.len(),
+            });
         }
-        summary.rows += rows;
-        summary.blocks += 1;
     }
+    Ok(())
+}
+
+async fn send_end_marker(connection: &mut Connection, compression: Option<Method>) -> Result<()> {
     let mut out = Vec::new();
     ClientPacket::encode_data(&mut out, &end_marker(), connection.revision, compression)?;
-    connection.send(&out).await?;
+    connection.send(&out).await
+}
+
+/// Reads the INSERT's answer after its data up to EndOfStream (the block is written) or an
+/// Exception (it was refused; the server has drained the data up to the empty block).
+async fn finish(connection: &mut Connection, context: &Context) -> Result<()> {
     loop {
-        match connection.receive(&context).await? {
+        match connection.receive(context).await? {
             ServerPacket::EndOfStream => {
                 connection.busy = false;
-                return Ok(summary);
+                return Ok(());
             }
             ServerPacket::Exception(exception) => {
                 connection.busy = false;
@@ -178,34 +311,6 @@ async fn read_header(connection: &mut Connection, context: &Context) -> Result<S
             | ServerPacket::Progress(_)
             | ServerPacket::TimezoneUpdate(_) => {}
             other => return Err(unexpected(&other, "the INSERT's header block")),
-        }
-    }
-}
-
-/// Waits for the ProfileEvents that confirms a block. An Exception means the block was refused:
-/// the server then drops data up to the end marker, which is sent so the connection stays usable.
-async fn await_confirmation(
-    connection: &mut Connection,
-    context: &Context,
-    compression: Option<Method>,
-) -> Result<()> {
-    loop {
-        match connection.receive(context).await? {
-            ServerPacket::ProfileEvents(_) => return Ok(()),
-            ServerPacket::Exception(exception) => {
-                let mut out = Vec::new();
-                ClientPacket::encode_data(
-                    &mut out,
-                    &end_marker(),
-                    connection.revision,
-                    compression,
-                )?;
-                connection.send(&out).await?;
-                connection.busy = false;
-                return Err(Error::Server(Box::new(exception)));
-            }
-            ServerPacket::Log(_) | ServerPacket::Progress(_) | ServerPacket::TimezoneUpdate(_) => {}
-            other => return Err(unexpected(&other, "ProfileEvents after an INSERT block")),
         }
     }
 }
@@ -341,6 +446,50 @@ mod tests {
                 .unwrap();
         let block = conform(&batch, &header).unwrap();
         assert_eq!(block.schema().field(0).data_type(), &ArrowType::Int64);
+    }
+
+    fn numbers(start: i64, rows: i64) -> RecordBatch {
+        RecordBatch::try_from_iter([(
+            "k",
+            Arc::new(Int64Array::from_iter_values(start..start + rows)) as ArrayRef,
+        )])
+        .unwrap()
+    }
+
+    fn keys(blocks: &[RecordBatch]) -> Vec<Vec<i64>> {
+        blocks
+            .iter()
+            .map(|block| {
+                let keys = block
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap();
+                keys.values().to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_are_cut_into_blocks_of_at_most_block_rows() {
+        // 2 + 0 + 5 + 1 rows in blocks of 3: joined and sliced, in order, nothing lost.
+        let batches = [numbers(0, 2), numbers(2, 0), numbers(2, 5), numbers(7, 1)];
+        let blocks = blocks(&batches, 3).unwrap();
+        assert_eq!(
+            keys(&blocks),
+            vec![vec![0, 1, 2], vec![3, 4, 5], vec![6, 7]]
+        );
+        // A batch that fits is sent as it is; no batches, no blocks.
+        let blocks = super::blocks(&batches[2..3], 10).unwrap();
+        assert_eq!(keys(&blocks), vec![vec![2, 3, 4, 5, 6]]);
+        assert!(super::blocks(&[], 10).unwrap().is_empty());
+        assert!(super::blocks(&[numbers(0, 0)], 10).unwrap().is_empty());
+        // Batches with other columns cannot be one insert.
+        let other =
+            RecordBatch::try_from_iter([("v", Arc::new(Int64Array::from(vec![1])) as ArrayRef)])
+                .unwrap();
+        let error = super::blocks(&[numbers(0, 1), other], 10).unwrap_err();
+        assert!(matches!(error, Error::TypeMismatch { .. }), "{error}");
     }
 
     #[test]

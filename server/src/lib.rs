@@ -49,10 +49,12 @@ impl Server {
         let cancels = Arc::new(pg::cancel::Registry::default());
         let pg = {
             let (database, users) = (Arc::clone(&database), Arc::clone(&users));
+            let stopping = stopped.clone();
             move |socket: TcpStream, peer: SocketAddr| {
                 let handlers = pg::PgConnection::new(&database, &users, &cancels);
+                let stopping = stopping.clone();
                 async move {
-                    if let Err(error) = pg::serve::serve(socket, handlers).await {
+                    if let Err(error) = pg::serve::serve(socket, handlers, stopping).await {
                         tracing::debug!(%peer, %error, "connection ended with an error");
                     }
                 }
@@ -62,6 +64,7 @@ impl Server {
             database,
             users,
             packet_bytes_max: config.native_packet_bytes_max,
+            stopping: stopped.clone(),
         });
         let native = move |socket: TcpStream, peer: SocketAddr| {
             native::serve(socket, peer, Arc::clone(&shared))

@@ -618,3 +618,44 @@ async fn errors_carry_the_server_codes_and_cancel_stops_a_query() {
     .unwrap_err();
     assert!(error.is_retryable(), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_idle_connections_of_both_protocols() {
+    let server = ServerProcess::start();
+    let mut native = Client::connect(Options {
+        retry: RetryPolicy::never(),
+        ..options(server.native_addr)
+    })
+    .await
+    .unwrap();
+    native.ping().await.unwrap();
+    let pg = server.connect("default").await.unwrap();
+    pg.simple_query("SELECT 1").await.unwrap();
+    let pid = server.pid().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Idle connections do not hold the shutdown up to its timeout (30 s): the server closes
+    // them at once, the PostgreSQL one with 57P01 as PostgreSQL's fast shutdown does.
+    let mut pg_error = None;
+    let mut native_closed = false;
+    for _ in 0..100 {
+        if pg_error.is_none() {
+            pg_error = pg.simple_query("SELECT 1").await.err();
+        }
+        native_closed = native_closed || native.ping().await.is_err();
+        if pg_error.is_some() && native_closed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let error = pg_error.expect("the idle PostgreSQL connection was closed");
+    assert!(
+        pg.is_closed() || error.code() == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN),
+        "{error}"
+    );
+    assert!(native_closed, "the idle native connection was closed");
+    assert!(server.wait().success());
+}

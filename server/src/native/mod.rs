@@ -23,6 +23,7 @@ use granary_protocol::packet::{Context, revision};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::watch;
 
 use crate::auth::Users;
 
@@ -35,6 +36,9 @@ pub struct Shared {
     pub users: Arc<Users>,
     /// The largest packet (and so INSERT block) a client may send, in bytes.
     pub packet_bytes_max: usize,
+    /// Becomes true when the server shuts down: idle connections then close, while a running
+    /// query finishes first.
+    pub stopping: watch::Receiver<bool>,
 }
 
 /// The server's name and version as clients see them (`native-protocol.md` §12.4): a ClickHouse
@@ -135,7 +139,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         return;
     }
     tracing::debug!(%peer, client = %hello.client_name, revision = hello.revision, negotiated, "native client connected");
-    if let Err(error) = queries(&mut connection).await
+    if let Err(error) = queries(&mut connection, shared.stopping.clone()).await
         && !error.is_disconnect()
     {
         tracing::debug!(%peer, %error, "native connection ended with an error");
@@ -212,18 +216,26 @@ fn nonce() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// Packets between queries.
-async fn queries(connection: &mut Connection) -> granary_protocol::Result<()> {
+/// Packets between queries, until the client leaves or the server shuts down while the
+/// connection is idle.
+async fn queries(
+    connection: &mut Connection,
+    mut stopping: watch::Receiver<bool>,
+) -> granary_protocol::Result<()> {
     let io = |source| granary_protocol::Error::Io {
         context: "writing to the client",
         source,
     };
     loop {
         let context = Context::new(connection.revision);
-        let packet = connection
-            .reader
-            .read(|input| ClientPacket::decode(input, &context))
-            .await?;
+        let packet = tokio::select! {
+            packet = connection.reader.read(|input| ClientPacket::decode(input, &context)) => packet?,
+            // A packet cut short here is of no consequence: the connection closes.
+            true = async { stopping.wait_for(|stop| *stop).await.is_ok() } => {
+                tracing::debug!(peer = %connection.peer, "idle connection closed: the server is shutting down");
+                return Ok(());
+            }
+        };
         match packet {
             ClientPacket::Ping => connection.send(&[ServerPacket::Pong]).await.map_err(io)?,
             // A Cancel that arrives after its query ended, or a keep-alive: nothing to do.

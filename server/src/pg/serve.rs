@@ -1,6 +1,8 @@
 //! One client connection's message loop: pgwire's own loop (`process_socket`) with the client's
 //! `Terminate` ending the connection, which pgwire 0.36 ignores while polite clients (asyncpg's
-//! `close()`, pgjdbc) wait for the server to close the socket.
+//! `close()`, pgjdbc) wait for the server to close the socket. When the server shuts down, a
+//! connection waiting for its client's next message ends with FATAL 57P01, as PostgreSQL's fast
+//! shutdown does; a query that is running finishes first.
 
 use std::time::Duration;
 
@@ -10,12 +12,17 @@ use pgwire::api::{ClientInfo, PgWireConnectionState, PgWireServerHandlers};
 use pgwire::messages::PgWireFrontendMessage;
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 
 /// How long a client has to finish the startup (PostgreSQL's `authentication_timeout` is 60 s).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Serves one client until it terminates, disconnects or fails fatally.
-pub async fn serve<H: PgWireServerHandlers>(socket: TcpStream, handlers: H) -> std::io::Result<()> {
+pub async fn serve<H: PgWireServerHandlers>(
+    socket: TcpStream,
+    handlers: H,
+    mut stopping: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let startup_deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
     let negotiated = tokio::time::timeout_at(startup_deadline, negotiate_tls(socket, None)).await;
     let Ok(negotiated) = negotiated else {
@@ -43,7 +50,20 @@ pub async fn serve<H: PgWireServerHandlers>(socket: TcpStream, handlers: H) -> s
                 Err(_) => return Ok(()),
             }
         } else {
-            socket.next().await
+            tokio::select! {
+                message = socket.next() => message,
+                true = async { stopping.wait_for(|stop| *stop).await.is_ok() } => {
+                    let info = pgwire::error::ErrorInfo::new(
+                        "FATAL".to_string(),
+                        "57P01".to_string(),
+                        "terminating connection due to administrator command".to_string(),
+                    );
+                    socket
+                        .send(pgwire::messages::PgWireBackendMessage::ErrorResponse(info.into()))
+                        .await?;
+                    return Ok(());
+                }
+            }
         };
         let message = match message {
             Some(Ok(PgWireFrontendMessage::Terminate(_))) | None => return Ok(()),

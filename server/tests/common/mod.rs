@@ -88,6 +88,18 @@ impl ServerProcess {
     }
 
     #[allow(dead_code)]
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the server to exit (after a signal sent with [`ServerProcess::pid`]).
+    #[allow(dead_code)]
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+
+    #[allow(dead_code)]
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

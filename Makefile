@@ -13,12 +13,12 @@ VENV := .venv
 CHDB_VERSION := 4.4.0
 CHDB_STAMP := $(VENV)/.chdb-$(CHDB_VERSION)
 # Clients for the client tests (server/tests/clients): psycopg 3, asyncpg and clickhouse-driver
-# (with LZ4 and ZSTD), pytest.
-CLIENTS_STAMP := $(VENV)/.clients-2
+# (with LZ4 and ZSTD), pytest; maturin, which builds the Python SDK's wheel.
+CLIENTS_STAMP := $(VENV)/.clients-3
 
-.PHONY: test fmt-check clippy unit-tests client-tests bench bench-native run
+.PHONY: test fmt-check clippy unit-tests client-tests sdk-tests bench bench-native run
 
-test: fmt-check clippy unit-tests client-tests
+test: fmt-check clippy unit-tests client-tests sdk-tests
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -41,8 +41,14 @@ client-tests: $(CLIENTS_STAMP)
 
 $(CLIENTS_STAMP): $(CHDB_STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'psycopg[binary]==3.3.9' asyncpg==0.32.0 \
-	  'clickhouse-driver[lz4,zstd]==0.2.11' pytest==9.2.0
+	  'clickhouse-driver[lz4,zstd]==0.2.11' pytest==9.2.0 maturin==1.16.0
 	touch $@
+
+# The SDKs as users install them: the Python wheel (maturin) into a fresh venv, tested there
+# against a server the tests start.
+sdk-tests: $(CLIENTS_STAMP)
+	$(CARGO) test --workspace --locked --quiet --no-run
+	MATURIN=$(CURDIR)/$(VENV)/bin/maturin sdk-python/tests/run.sh
 
 # Criterion benchmarks (codec, part layer, embedded database); numbers land in target/criterion.
 bench:

@@ -16,7 +16,7 @@ CHDB_STAMP := $(VENV)/.chdb-$(CHDB_VERSION)
 # (with LZ4 and ZSTD), pytest; maturin, which builds the Python SDK's wheel.
 CLIENTS_STAMP := $(VENV)/.clients-3
 
-.PHONY: test fmt-check clippy unit-tests client-tests sdk-tests bench bench-native run
+.PHONY: test fmt-check clippy unit-tests client-tests sdk-tests bench bench-native bench-sdk run
 
 test: fmt-check clippy unit-tests client-tests sdk-tests
 
@@ -59,6 +59,10 @@ bench:
 # Native-protocol throughput: Granary's Rust client beside clickhouse-driver, one release server.
 bench-native: $(CLIENTS_STAMP)
 	GRANARY_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python bench/native/run.sh
+
+# Python SDK insert throughput beside chDB and clickhouse-driver, from one pyarrow table.
+bench-sdk: $(CLIENTS_STAMP)
+	GRANARY_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python MATURIN=$(CURDIR)/$(VENV)/bin/maturin bench/sdk/run.sh
 
 # Builds (release) and starts the server on ./data: PostgreSQL protocol on 127.0.0.1:5432,
 # ClickHouse's native protocol on 127.0.0.1:9000.

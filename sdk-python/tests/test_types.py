@@ -161,3 +161,14 @@ def test_a_million_rows_in_blocks_with_progress(client):
     stream.close()
     assert list(stream) == []
     assert client.query_rows("SELECT 1") == [(1,)]
+
+
+def test_progress_bars_with_tqdm(client, capsys):
+    create(client, "bars", "k UInt64", "k")
+    table = pa.table({"k": np.arange(50_000, dtype=np.uint64)})
+    assert client.insert("bars", table, block_rows=10_000, progress=True).blocks == 5
+    assert client.query("SELECT k FROM bars", progress=True).num_rows == 50_000
+    bars = capsys.readouterr().err
+    assert "50.0k/50.0k" in bars, bars
+    with pytest.raises(TypeError):
+        client.insert("bars", table, progress="yes")

@@ -96,6 +96,14 @@ pub enum Error {
         /// What was found.
         actual: String,
     },
+    /// NULLs for a column whose type is not Nullable.
+    #[error("cannot insert NULL into column {column}: its type {type_name} is not Nullable")]
+    NullInNonNullable {
+        /// The column.
+        column: String,
+        /// Its ClickHouse type.
+        type_name: String,
+    },
     /// A value does not fit the ClickHouse type (e.g. a Date after 2149-06-06).
     #[error("value {value} is out of range of type {type_name}")]
     ValueOutOfRange {
@@ -187,6 +195,7 @@ impl Error {
             Error::IllegalType { code, .. } => *code,
             Error::TypeMismatch { .. } => ErrorCode::TYPE_MISMATCH,
             Error::ValueOutOfRange { .. } => ErrorCode::VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE,
+            Error::NullInNonNullable { .. } => ErrorCode::CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN,
             Error::UnknownEnumElement { .. } => ErrorCode::UNKNOWN_ELEMENT_OF_ENUM,
             Error::IncorrectData(_) => ErrorCode::INCORRECT_DATA,
             Error::UnknownBlockInfoField(_) => ErrorCode::UNKNOWN_BLOCK_INFO_FIELD,

@@ -354,6 +354,14 @@ fn conform(batch: &RecordBatch, header: &SchemaRef) -> Result<RecordBatch> {
             arrays.push(array.clone());
             continue;
         };
+        if !target.is_nullable() && array.logical_null_count() > 0 {
+            return Err(Error::NullInNonNullable {
+                column: field.name().to_string(),
+                type_name: field_clickhouse_type(target)
+                    .map(|data_type| data_type.to_string())
+                    .unwrap_or_else(|_| target.data_type().to_string()),
+            });
+        }
         fields.push(target.clone());
         arrays.push(array);
     }
@@ -439,6 +447,14 @@ mod tests {
             RecordBatch::try_from_iter([("nope", Arc::new(Int64Array::from(vec![1])) as ArrayRef)])
                 .unwrap();
         assert!(conform(&batch, &header).is_err());
+        // NULLs for a column that is not Nullable.
+        let batch = RecordBatch::try_from_iter([(
+            "k",
+            Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef,
+        )])
+        .unwrap();
+        let error = conform(&batch, &header).unwrap_err();
+        assert!(matches!(error, Error::NullInNonNullable { .. }), "{error}");
         // A number is not made text: the batch goes as it is, and the server refuses it.
         let header = super::tests::header(&[("s", "String")]);
         let batch =

@@ -44,11 +44,12 @@ $(CLIENTS_STAMP): $(CHDB_STAMP)
 	  'clickhouse-driver[lz4,zstd]==0.2.11' pytest==9.2.0 maturin==1.16.0
 	touch $@
 
-# The SDKs as users install them: the Python wheel (maturin) into a fresh venv, tested there
-# against a server the tests start.
+# The SDKs as users install them: the Python wheel (maturin) into a fresh venv and the packed
+# Node package into a fresh project, each tested there against a server the tests start.
 sdk-tests: $(CLIENTS_STAMP)
 	$(CARGO) test --workspace --locked --quiet --no-run
 	MATURIN=$(CURDIR)/$(VENV)/bin/maturin sdk-python/tests/run.sh
+	sdk-node/tests/run.sh
 
 # Criterion benchmarks (codec, part layer, embedded database); numbers land in target/criterion.
 bench:

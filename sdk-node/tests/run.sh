@@ -15,5 +15,5 @@ package="$(cd "$root/sdk-node" && npm pack --silent --pack-destination "$project
 cd "$project"
 npm init -y --silent >/dev/null
 npm install --silent --no-audit --no-fund "./$package"
-cp "$root"/sdk-node/tests/*.js .
+cp "$root"/sdk-node/tests/*.js "$root/sdk-node/README.md" .
 GRANARY_SERVER="${GRANARY_SERVER:-$root/target/debug/granary-server}" node --test ./*.test.js

@@ -1,7 +1,8 @@
 //! Inserts, exactly once. The caller's batches are cut into blocks of at most
 //! [`InsertOptions::block_rows`] rows (small batches are joined, large ones sliced), the same way
 //! on every try. Block `n` goes in its own INSERT with the token `<token>:<n>`: the query, the
-//! table's header, the block, the empty block, EndOfStream. After a connection failure
+//! table's header, the block, the empty block, EndOfStream; the next block is encoded (and
+//! compressed) on a blocking thread while the server writes the current one. After a connection failure
 //! [`super::Client::insert`] starts again at the first block whose EndOfStream it has not seen,
 //! with that block's token, so a block the server wrote but could not acknowledge is dropped by
 //! the server's deduplication instead of landing twice.
@@ -211,6 +212,7 @@ pub(super) async fn run(
     // The blocks with the table's types, made once the first header arrives: every block is
     // checked before any is sent, so a block the client cannot conform writes nothing.
     let mut conformed: Option<Vec<RecordBatch>> = None;
+    let mut encoding: Option<tokio::task::JoinHandle<Result<Vec<u8>>>> = None;
     let start = *written;
     while *written < blocks.len() {
         let index = *written;
@@ -238,19 +240,27 @@ pub(super) async fn run(
                 }
             }
         }
-        let block = conformed
+        let conformed_blocks = conformed
             .as_ref()
-            .and_then(|conformed| conformed.get(index - start))
-            .ok_or_else(|| Error::Logical("an insert block was not conformed".to_string()))?;
-        let mut out = Vec::new();
-        ClientPacket::encode_data(
-            &mut out,
-            &Data::new(block.clone()),
-            connection.revision,
-            compression,
-        )?;
-        ClientPacket::encode_data(&mut out, &end_marker(), connection.revision, compression)?;
+            .ok_or_else(|| Error::Logical("an insert's blocks were not conformed".to_string()))?;
+        let out = match encoding.take() {
+            Some(encoded) => encoded.await.map_err(|error| {
+                Error::Logical(format!("the encoding of an insert block failed: {error}"))
+            })??,
+            None => encode(
+                conformed_blocks[index - start].clone(),
+                connection.revision,
+                compression,
+            )?,
+        };
         connection.send(&out).await?;
+        // The next block is encoded on a blocking thread while the server writes this one.
+        if let Some(next) = conformed_blocks.get(index + 1 - start) {
+            let (next, revision) = (next.clone(), connection.revision);
+            encoding = Some(tokio::task::spawn_blocking(move || {
+                encode(next, revision, compression)
+            }));
+        }
         finish(connection, &context).await?;
         *written += 1;
         if let Some(callback) = &options.on_progress {
@@ -266,6 +276,14 @@ pub(super) async fn run(
         }
     }
     Ok(())
+}
+
+/// A block's Data packet followed by the empty block that ends the INSERT's data.
+fn encode(block: RecordBatch, revision: u64, compression: Option<Method>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    ClientPacket::encode_data(&mut out, &Data::new(block), revision, compression)?;
+    ClientPacket::encode_data(&mut out, &end_marker(), revision, compression)?;
+    Ok(out)
 }
 
 async fn send_end_marker(connection: &mut Connection, compression: Option<Method>) -> Result<()> {

@@ -2,10 +2,10 @@
 //! [`InsertOptions::block_rows`] rows (small batches are joined, large ones sliced), the same way
 //! on every try. Block `n` goes in its own INSERT with the token `<token>:<n>`: the query, the
 //! table's header, the block, the empty block, EndOfStream; the next block is encoded (and
-//! compressed) on a blocking thread while the server writes the current one. After a connection failure
-//! [`super::Client::insert`] starts again at the first block whose EndOfStream it has not seen,
-//! with that block's token, so a block the server wrote but could not acknowledge is dropped by
-//! the server's deduplication instead of landing twice.
+//! compressed) on a blocking thread while the server writes the current one. After a connection
+//! failure [`super::Client::insert`] starts again at the first block whose EndOfStream it has not
+//! seen, with that block's token, so a block the server wrote but could not acknowledge is
+//! dropped by the server's deduplication instead of landing twice.
 
 use std::sync::Arc;
 

@@ -20,7 +20,9 @@ export interface ClientOptions {
 }
 
 /** A column of an insert: a TypedArray (BigInt64Array / BigUint64Array for 64-bit integers), or an
- * array of strings, numbers, bigints, booleans or Dates, with null for NULL. */
+ * array of strings, numbers, bigints, booleans or Dates, with null for NULL. Strings are read as
+ * the column's type where it has no JavaScript form (UUID, IPv4/IPv6, (U)Int128/256, FixedString,
+ * Decimal, Date). Array, Tuple and Map columns cannot be inserted yet. */
 export type ColumnValues =
   | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
   | BigInt64Array | BigUint64Array | Float32Array | Float64Array

@@ -19,6 +19,7 @@ mod channel;
 mod insert;
 mod query;
 mod retry;
+mod text_values;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -96,6 +96,17 @@ pub enum Error {
         /// What was found.
         actual: String,
     },
+    /// Text that does not read as a value of the type (`CANNOT_PARSE_UUID`, `CANNOT_PARSE_IPV4`,
+    /// `TOO_LARGE_STRING_SIZE`, ...).
+    #[error("cannot read {text:?} as {type_name}")]
+    CannotParseText {
+        /// The text.
+        text: String,
+        /// The ClickHouse type.
+        type_name: String,
+        /// ClickHouse's code for the failure.
+        code: ErrorCode,
+    },
     /// NULLs for a column whose type is not Nullable.
     #[error("cannot insert NULL into column {column}: its type {type_name} is not Nullable")]
     NullInNonNullable {
@@ -196,6 +207,7 @@ impl Error {
             Error::TypeMismatch { .. } => ErrorCode::TYPE_MISMATCH,
             Error::ValueOutOfRange { .. } => ErrorCode::VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE,
             Error::NullInNonNullable { .. } => ErrorCode::CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN,
+            Error::CannotParseText { code, .. } => *code,
             Error::UnknownEnumElement { .. } => ErrorCode::UNKNOWN_ELEMENT_OF_ENUM,
             Error::IncorrectData(_) => ErrorCode::INCORRECT_DATA,
             Error::UnknownBlockInfoField(_) => ErrorCode::UNKNOWN_BLOCK_INFO_FIELD,

@@ -66,6 +66,31 @@ test('every mapped type round-trips', async () => {
   ]);
 });
 
+test('types without a JavaScript form go in as text and come back as text', async () => {
+  await table('as_text', `id UInt8, u UUID, v4 IPv4, v6 IPv6, i128 Int128, u256 UInt256, fs FixedString(3),
+    dec Decimal(18, 2), d32 Date32, nu Nullable(UUID)`);
+  const row = {
+    id: [1],
+    u: ['01234567-89ab-cdef-0123-456789abcdef'],
+    v4: ['10.1.2.3'],
+    v6: ['2001:db8::1'],
+    i128: ['-170141183460469231731687303715884105728'],
+    u256: ['115792089237316195423570985008687907853269984665640564039457584007913129639935'],
+    fs: ['ab'],
+    dec: ['-12345.67'],
+    d32: ['1900-01-01'],
+    nu: [null],
+  };
+  await client.insert('as_text', row);
+  const [got] = await client.queryObjects('SELECT * FROM as_text');
+  assert.deepEqual(got, {
+    id: 1, u: row.u[0], v4: row.v4[0], v6: row.v6[0], i128: row.i128[0], u256: row.u256[0],
+    fs: 'ab\0', dec: row.dec[0], d32: row.d32[0], nu: null,
+  });
+  await assert.rejects(client.insert('as_text', { id: [2], u: ['not a uuid'] }), (error) => error.codeName === 'CANNOT_PARSE_UUID');
+  await assert.rejects(client.insert('as_text', { id: [2], fs: ['abcd'] }), (error) => error.codeName === 'TOO_LARGE_STRING_SIZE');
+});
+
 test('empty inserts and a million rows in blocks', async () => {
   await table('million', 'k UInt64, v Float64, s LowCardinality(String)');
   assert.equal((await client.insert('million', { k: [] })).rows, 0);

@@ -22,6 +22,8 @@ use crate::packet::settings::{IMPORTANT, Setting};
 use crate::packet::{Context, Data};
 use crate::types::field_clickhouse_type;
 
+use super::text_values;
+
 /// ClickHouse's `max_insert_block_size`: the rows of one block (one part) unless told otherwise.
 pub const BLOCK_ROWS_DEFAULT: usize = 1_048_576;
 
@@ -348,9 +350,25 @@ fn conform(batch: &RecordBatch, header: &SchemaRef) -> Result<RecordBatch> {
                 actual: "a column the table does not have".to_string(),
             });
         };
+        let text_value = |data_type: &ArrowType| kind(data_type) == Kind::Text;
+        let parsed = match field_clickhouse_type(target) {
+            Ok(clickhouse) if text_value(array.data_type()) => {
+                text_values::parse(array, clickhouse.strip_nullable())
+            }
+            _ => None,
+        };
         let array = if array.data_type() == target.data_type() {
             array.clone()
-        } else if same_kind(array.data_type(), target.data_type())
+        } else if let Some(parsed) = parsed {
+            parsed.map_err(|error| match error {
+                Error::CannotParseText { .. } => error,
+                other => Error::TypeMismatch {
+                    context: format!("column {}", field.name()),
+                    expected: target.data_type().to_string(),
+                    actual: other.to_string(),
+                },
+            })?
+        } else if convertible(array.data_type(), target.data_type())
             && can_cast_types(array.data_type(), target.data_type())
         {
             let options = CastOptions {
@@ -386,32 +404,38 @@ fn conform(batch: &RecordBatch, header: &SchemaRef) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
-/// Whether converting between the two types keeps the kind of value (a number stays a number,
-/// text stays text, a time stays a time): the only conversions the client makes on its own.
-fn same_kind(from: &ArrowType, to: &ArrowType) -> bool {
-    #[derive(PartialEq)]
-    enum Kind {
-        Number,
-        Text,
-        Bytes,
-        Time,
-        Other,
+/// What kind of value an Arrow type holds, for deciding which conversions the client makes.
+#[derive(PartialEq)]
+enum Kind {
+    Number,
+    Text,
+    Bytes,
+    Time,
+    Other,
+}
+
+fn kind(data_type: &ArrowType) -> Kind {
+    match data_type {
+        ArrowType::Dictionary(_, values) => kind(values),
+        t if t.is_numeric() => Kind::Number,
+        ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View => Kind::Text,
+        ArrowType::Binary
+        | ArrowType::LargeBinary
+        | ArrowType::BinaryView
+        | ArrowType::FixedSizeBinary(_) => Kind::Bytes,
+        t if t.is_temporal() => Kind::Time,
+        _ => Kind::Other,
     }
-    fn kind(data_type: &ArrowType) -> Kind {
-        match data_type {
-            ArrowType::Dictionary(_, values) => kind(values),
-            t if t.is_numeric() => Kind::Number,
-            ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View => Kind::Text,
-            ArrowType::Binary
-            | ArrowType::LargeBinary
-            | ArrowType::BinaryView
-            | ArrowType::FixedSizeBinary(_) => Kind::Bytes,
-            t if t.is_temporal() => Kind::Time,
-            _ => Kind::Other,
-        }
-    }
-    let source = kind(from);
-    source != Kind::Other && source == kind(to)
+}
+
+/// Whether the client converts `from` to `to` on its own: when the kind of value stays (a number
+/// stays a number, text stays text, a time stays a time), or when text is read as a number or a
+/// time (as ClickHouse reads text formats). A number is never made text.
+fn convertible(from: &ArrowType, to: &ArrowType) -> bool {
+    let (source, target) = (kind(from), kind(to));
+    source != Kind::Other
+        && (source == target
+            || (source == Kind::Text && matches!(target, Kind::Number | Kind::Time)))
 }
 
 /// A column name in backquotes, as ClickHouse quotes identifiers.
@@ -524,6 +548,42 @@ mod tests {
                 .unwrap();
         let error = super::blocks(&[numbers(0, 1), other], 10).unwrap_err();
         assert!(matches!(error, Error::TypeMismatch { .. }), "{error}");
+    }
+
+    #[test]
+    fn text_reads_as_the_header_types() {
+        let header = header(&[
+            ("u", "UUID"),
+            ("n", "UInt16"),
+            ("d", "Date"),
+            ("ip", "Nullable(IPv4)"),
+        ]);
+        let batch = RecordBatch::try_from_iter([
+            (
+                "u",
+                Arc::new(StringArray::from(vec![
+                    "01234567-89ab-cdef-0123-456789abcdef",
+                ])) as ArrayRef,
+            ),
+            ("n", Arc::new(StringArray::from(vec!["65535"])) as ArrayRef),
+            (
+                "d",
+                Arc::new(StringArray::from(vec!["2024-02-29"])) as ArrayRef,
+            ),
+            (
+                "ip",
+                Arc::new(StringArray::from(vec![None::<&str>])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let block = conform(&batch, &header).unwrap();
+        for (index, field) in header.fields().iter().enumerate() {
+            assert_eq!(block.schema().field(index).data_type(), field.data_type());
+        }
+        let batch =
+            RecordBatch::try_from_iter([("n", Arc::new(StringArray::from(vec!["x"])) as ArrayRef)])
+                .unwrap();
+        assert!(conform(&batch, &header).is_err());
     }
 
     #[test]

@@ -22,7 +22,8 @@ export interface ClientOptions {
 /** A column of an insert: a TypedArray (BigInt64Array / BigUint64Array for 64-bit integers), or an
  * array of strings, numbers, bigints, booleans or Dates, with null for NULL. Strings are read as
  * the column's type where it has no JavaScript form (UUID, IPv4/IPv6, (U)Int128/256, FixedString,
- * Decimal, Date). Array, Tuple and Map columns cannot be inserted yet. */
+ * Decimal, Date). Array columns take arrays, Map columns objects or Maps; Tuple columns cannot be
+ * inserted yet. */
 export type ColumnValues =
   | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
   | BigInt64Array | BigUint64Array | Float32Array | Float64Array
@@ -30,7 +31,9 @@ export type ColumnValues =
   | Array<number | null | undefined>
   | Array<bigint | null | undefined>
   | Array<boolean | null | undefined>
-  | Array<Date | null | undefined>;
+  | Array<Date | null | undefined>
+  | Array<unknown[] | null | undefined>
+  | Array<Record<string, unknown> | Map<unknown, unknown> | null | undefined>;
 
 export interface InsertOptions {
   /** Inserts with the same token and rows land once. Block `n` is sent with `<dedupToken>:<n>`;

@@ -75,7 +75,44 @@ function columnInput(name, values) {
   if (first instanceof Date) {
     return { name, kind: 'date', numbers: values.map((value) => (value == null ? null : value.getTime())) };
   }
+  if (Array.isArray(first) || first instanceof Map || typeof first === 'object') {
+    return nestedInput(name, values, Array.isArray(first));
+  }
   throw new TypeError(`column ${name}: values of type ${typeof first} are not supported`);
+}
+
+/** An Array column (values are arrays) or a Map column (values are objects or Maps), flattened:
+ * Int32 offsets, a null mask, and the items (or the keys and the values) as child columns. */
+function nestedInput(name, values, isList) {
+  const offsets = new Int32Array(values.length + 1);
+  const nulls = new Uint8Array(values.length);
+  const items = [];
+  const keys = [];
+  for (let row = 0; row < values.length; row += 1) {
+    const value = values[row];
+    if (value === null || value === undefined) {
+      nulls[row] = 1;
+    } else if (isList) {
+      for (const item of value) items.push(item);
+    } else {
+      const entries = value instanceof Map ? value.entries() : Object.entries(value);
+      for (const [key, item] of entries) {
+        keys.push(key);
+        items.push(item);
+      }
+    }
+    offsets[row + 1] = isList ? items.length : keys.length;
+  }
+  const children = isList
+    ? [columnInput(`${name}.item`, items)]
+    : [columnInput(`${name}.key`, keys), columnInput(`${name}.value`, items)];
+  return {
+    name,
+    kind: isList ? 'list' : 'map',
+    bytes: new Uint8Array(offsets.buffer),
+    children,
+    nulls: nulls.some((flag) => flag) ? nulls : undefined,
+  };
 }
 
 /** The values of a result column as a JavaScript array (NULLs as null). */

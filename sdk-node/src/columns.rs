@@ -2,7 +2,8 @@
 //!
 //! In: each column arrives in one form `index.js` chose — a TypedArray's bytes with its element
 //! kind (`int8` … `uint64`, `float32`, `float64`; one copy, no per-value work), or a plain array
-//! of strings, numbers, bigints, booleans or dates (ms since the epoch), nulls allowed. Numbers
+//! of strings, numbers, bigints, booleans or dates (ms since the epoch), nulls allowed, or arrays
+//! (Array columns) and objects or Maps (Map columns) of those, flattened with offsets. Numbers
 //! that are all integers become Int64 so that the client converts them to the table's integer
 //! type exactly; bigints become Int64, or UInt64 when one exceeds Int64.
 //!
@@ -22,8 +23,10 @@ use arrow_array::{
     Int64Array, PrimitiveArray, RecordBatch, StringArray, TimestampMillisecondArray, UInt8Array,
     UInt16Array, UInt32Array, UInt64Array,
 };
+use arrow_array::{ListArray, MapArray, StructArray};
+use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_cast::cast;
-use arrow_schema::{DataType as ArrowType, TimeUnit};
+use arrow_schema::{DataType as ArrowType, Field, Fields, TimeUnit};
 use granary_protocol::text::{TextStyle, value_to_string};
 use granary_protocol::types::field_clickhouse_type;
 use granary_protocol::{DataType, ErrorCode};
@@ -49,6 +52,10 @@ pub struct ColumnInput {
     pub numbers: Option<Vec<Option<f64>>>,
     pub bigints: Option<Vec<Option<BigInt>>>,
     pub booleans: Option<Vec<Option<bool>>>,
+    /// `list`: the items; `map`: the keys and the values (with `bytes` holding Int32 offsets).
+    pub children: Option<Vec<ColumnInput>>,
+    /// `list`, `map`: 1 where the value is NULL.
+    pub nulls: Option<Uint8Array>,
 }
 
 /// One column of a result.
@@ -203,6 +210,7 @@ fn array(column: &ColumnInput) -> napi::Result<ArrayRef> {
                 .ok_or_else(|| missing(column, "bigints"))?;
             bigints(column, values)?
         }
+        "list" | "map" => nested(column)?,
         other => {
             return Err(client_error(
                 ErrorCode::BAD_ARGUMENTS,
@@ -210,6 +218,58 @@ fn array(column: &ColumnInput) -> napi::Result<ArrayRef> {
             ));
         }
     })
+}
+
+/// A `list` (Array) or `map` (Map) column: Int32 offsets in `bytes`, the items (or the keys and
+/// the values) in `children`.
+fn nested(column: &ColumnInput) -> napi::Result<ArrayRef> {
+    let offsets = decode::<i32, 4>(column, i32::from_le_bytes)?;
+    let children = column.children.as_deref().unwrap_or_default();
+    let bad = |reason: &str| {
+        client_error(
+            ErrorCode::BAD_ARGUMENTS,
+            format!("column {}: {reason}", column.name),
+        )
+    };
+    let rows = offsets
+        .len()
+        .checked_sub(1)
+        .ok_or_else(|| bad("no offsets"))?;
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    let nulls = match &column.nulls {
+        Some(nulls) if nulls.len() != rows => return Err(bad("a null mask of another length")),
+        Some(nulls) => Some(NullBuffer::from(
+            nulls.iter().map(|null| *null == 0).collect::<Vec<bool>>(),
+        )),
+        None => None,
+    };
+    let arrow = |error: arrow_schema::ArrowError| bad(&error.to_string());
+    match (column.kind.as_str(), children) {
+        ("list", [items]) => {
+            let items = array(items)?;
+            let field = Arc::new(Field::new("item", items.data_type().clone(), true));
+            Ok(Arc::new(
+                ListArray::try_new(field, offsets, items, nulls).map_err(arrow)?,
+            ))
+        }
+        ("map", [keys, values]) => {
+            let (keys, values) = (array(keys)?, array(values)?);
+            let entries = StructArray::try_new(
+                Fields::from(vec![
+                    Field::new("key", keys.data_type().clone(), false),
+                    Field::new("value", values.data_type().clone(), true),
+                ]),
+                vec![keys, values],
+                None,
+            )
+            .map_err(arrow)?;
+            let field = Arc::new(Field::new("entries", entries.data_type().clone(), false));
+            Ok(Arc::new(
+                MapArray::try_new(field, offsets, entries, nulls, false).map_err(arrow)?,
+            ))
+        }
+        _ => Err(bad("a list needs one child column, a map two")),
+    }
 }
 
 /// BigInts as Int64, or as UInt64 when one is above Int64's range (then none may be negative).

@@ -91,6 +91,23 @@ test('types without a JavaScript form go in as text and come back as text', asyn
   await assert.rejects(client.insert('as_text', { id: [2], fs: ['abcd'] }), (error) => error.codeName === 'TOO_LARGE_STRING_SIZE');
 });
 
+test('arrays and maps go in from nested arrays, objects and Maps', async () => {
+  await table('nested', 'id UInt8, a Array(UInt16), s Array(Nullable(String)), m Map(String, UInt64), n Array(Array(Int32))');
+  await client.insert('nested', {
+    id: [1, 2, 3],
+    a: [[1, 2, 3], [], [65535]],
+    s: [['x', null], [], ['y']],
+    m: [{ k: 1, l: 2 }, new Map([['z', 9]]), {}],
+    n: [[[1], [2, 3]], [], [[]]],
+  });
+  const rows = await client.queryObjects('SELECT * FROM nested ORDER BY id');
+  assert.deepEqual(rows, [
+    { id: 1, a: '[1,2,3]', s: "['x',NULL]", m: "{'k':1,'l':2}", n: '[[1],[2,3]]' },
+    { id: 2, a: '[]', s: '[]', m: "{'z':9}", n: '[]' },
+    { id: 3, a: '[65535]', s: "['y']", m: '{}', n: '[[]]' },
+  ]);
+});
+
 test('empty inserts and a million rows in blocks', async () => {
   await table('million', 'k UInt64, v Float64, s LowCardinality(String)');
   assert.equal((await client.insert('million', { k: [] })).rows, 0);

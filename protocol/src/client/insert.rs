@@ -430,8 +430,24 @@ fn kind(data_type: &ArrowType) -> Kind {
 
 /// Whether the client converts `from` to `to` on its own: when the kind of value stays (a number
 /// stays a number, text stays text, a time stays a time), or when text is read as a number or a
-/// time (as ClickHouse reads text formats). A number is never made text.
+/// time (as ClickHouse reads text formats). A number is never made text. Arrays and maps convert
+/// when their elements do.
 fn convertible(from: &ArrowType, to: &ArrowType) -> bool {
+    match (from, to) {
+        (ArrowType::List(from), ArrowType::List(to))
+        | (ArrowType::LargeList(from), ArrowType::List(to))
+        | (ArrowType::Map(from, _), ArrowType::Map(to, _)) => {
+            return convertible(from.data_type(), to.data_type());
+        }
+        (ArrowType::Struct(from), ArrowType::Struct(to)) => {
+            return from.len() == to.len()
+                && from
+                    .iter()
+                    .zip(to.iter())
+                    .all(|(from, to)| convertible(from.data_type(), to.data_type()));
+        }
+        _ => {}
+    }
     let (source, target) = (kind(from), kind(to));
     source != Kind::Other
         && (source == target
@@ -584,6 +600,28 @@ mod tests {
             RecordBatch::try_from_iter([("n", Arc::new(StringArray::from(vec!["x"])) as ArrayRef)])
                 .unwrap();
         assert!(conform(&batch, &header).is_err());
+    }
+
+    #[test]
+    fn arrays_convert_when_their_elements_do() {
+        let header = header(&[("a", "Array(UInt16)")]);
+        let values = Int64Array::from(vec![1, 2, 3]);
+        let list = arrow_array::ListArray::new(
+            Arc::new(Field::new("item", ArrowType::Int64, true)),
+            arrow_buffer::OffsetBuffer::new(vec![0, 2, 3].into()),
+            Arc::new(values),
+            None,
+        );
+        let batch = RecordBatch::try_from_iter([("a", Arc::new(list) as ArrayRef)]).unwrap();
+        let block = conform(&batch, &header).unwrap();
+        assert_eq!(
+            block.schema().field(0).data_type(),
+            header.field(0).data_type()
+        );
+        assert!(!convertible(
+            &ArrowType::List(Arc::new(Field::new("item", ArrowType::Int64, true))),
+            &ArrowType::List(Arc::new(Field::new("item", ArrowType::Utf8, true))),
+        ));
     }
 
     #[test]

@@ -22,8 +22,8 @@ export interface ClientOptions {
 /** A column of an insert: a TypedArray (BigInt64Array / BigUint64Array for 64-bit integers), or an
  * array of strings, numbers, bigints, booleans or Dates, with null for NULL. Strings are read as
  * the column's type where it has no JavaScript form (UUID, IPv4/IPv6, (U)Int128/256, FixedString,
- * Decimal, Date). Array columns take arrays, Map columns objects or Maps; Tuple columns cannot be
- * inserted yet. */
+ * Decimal, Date). Array columns take arrays, Tuple columns arrays of their elements, Map columns
+ * objects or Maps. */
 export type ColumnValues =
   | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
   | BigInt64Array | BigUint64Array | Float32Array | Float64Array

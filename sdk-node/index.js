@@ -81,7 +81,18 @@ function columnInput(name, values) {
   throw new TypeError(`column ${name}: values of type ${typeof first} are not supported`);
 }
 
-/** An Array column (values are arrays) or a Map column (values are objects or Maps), flattened:
+/** Values of one JavaScript type as they are; mixed ones (a Tuple's elements) as text, which the
+ * client reads as each element's type. */
+function uniformOrText(values) {
+  const kinds = new Set();
+  for (const value of values) {
+    if (value !== null && value !== undefined) kinds.add(value instanceof Date ? 'date' : typeof value);
+  }
+  if (kinds.size <= 1) return values;
+  return values.map((value) => (value === null || value === undefined ? null : String(value)));
+}
+
+/** An Array or Tuple column (values are arrays) or a Map column (values are objects or Maps), flattened:
  * Int32 offsets, a null mask, and the items (or the keys and the values) as child columns. */
 function nestedInput(name, values, isList) {
   const offsets = new Int32Array(values.length + 1);
@@ -104,7 +115,7 @@ function nestedInput(name, values, isList) {
     offsets[row + 1] = isList ? items.length : keys.length;
   }
   const children = isList
-    ? [columnInput(`${name}.item`, items)]
+    ? [columnInput(`${name}.item`, uniformOrText(items))]
     : [columnInput(`${name}.key`, keys), columnInput(`${name}.value`, items)];
   return {
     name,

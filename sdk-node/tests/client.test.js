@@ -91,21 +91,25 @@ test('types without a JavaScript form go in as text and come back as text', asyn
   await assert.rejects(client.insert('as_text', { id: [2], fs: ['abcd'] }), (error) => error.codeName === 'TOO_LARGE_STRING_SIZE');
 });
 
-test('arrays and maps go in from nested arrays, objects and Maps', async () => {
-  await table('nested', 'id UInt8, a Array(UInt16), s Array(Nullable(String)), m Map(String, UInt64), n Array(Array(Int32))');
+test('arrays, tuples and maps go in from nested arrays, objects and Maps', async () => {
+  await table('nested', `id UInt8, a Array(UInt16), s Array(Nullable(String)), m Map(String, UInt64),
+    n Array(Array(Int32)), t Tuple(UInt8, String), tn Tuple(Float64, Int64)`);
   await client.insert('nested', {
     id: [1, 2, 3],
     a: [[1, 2, 3], [], [65535]],
     s: [['x', null], [], ['y']],
     m: [{ k: 1, l: 2 }, new Map([['z', 9]]), {}],
     n: [[[1], [2, 3]], [], [[]]],
+    t: [[7, 'seven'], [0, ''], [255, "it's"]],
+    tn: [[0.5, 1], [-1, -2], [0, 0]],
   });
   const rows = await client.queryObjects('SELECT * FROM nested ORDER BY id');
   assert.deepEqual(rows, [
-    { id: 1, a: '[1,2,3]', s: "['x',NULL]", m: "{'k':1,'l':2}", n: '[[1],[2,3]]' },
-    { id: 2, a: '[]', s: '[]', m: "{'z':9}", n: '[]' },
-    { id: 3, a: '[65535]', s: "['y']", m: '{}', n: '[[]]' },
+    { id: 1, a: '[1,2,3]', s: "['x',NULL]", m: "{'k':1,'l':2}", n: '[[1],[2,3]]', t: "(7,'seven')", tn: '(0.5,1)' },
+    { id: 2, a: '[]', s: '[]', m: "{'z':9}", n: '[]', t: "(0,'')", tn: '(-1,-2)' },
+    { id: 3, a: '[65535]', s: "['y']", m: '{}', n: '[[]]', t: "(255,'it\\'s')", tn: '(0,0)' },
   ]);
+  await assert.rejects(client.insert('nested', { id: [4], t: [[1, 'a', 'b']] }), (error) => error.codeName === 'TYPE_MISMATCH');
 });
 
 test('empty inserts and a million rows in blocks', async () => {

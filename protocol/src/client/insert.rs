@@ -9,9 +9,10 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray, UInt32Array};
 use arrow_cast::{CastOptions, can_cast_types, cast_with_options};
-use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
+use arrow_schema::{DataType as ArrowType, Field, Fields, Schema, SchemaRef};
 
 use super::{Connection, end_marker, unexpected};
 use crate::compress::Method;
@@ -368,6 +369,10 @@ fn conform(batch: &RecordBatch, header: &SchemaRef) -> Result<RecordBatch> {
                     actual: other.to_string(),
                 },
             })?
+        } else if let (ArrowType::List(_), ArrowType::Struct(members)) =
+            (array.data_type(), target.data_type())
+        {
+            tuples_from_arrays(array.as_list::<i32>(), members, field.name())?
         } else if convertible(array.data_type(), target.data_type())
             && can_cast_types(array.data_type(), target.data_type())
         {
@@ -402,6 +407,59 @@ fn conform(batch: &RecordBatch, header: &SchemaRef) -> Result<RecordBatch> {
         arrays.push(array);
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}
+
+/// A Tuple column given as arrays of its elements (a client without tuples, such as JavaScript):
+/// element `i` of each array becomes member `i`, converted as a column would be.
+fn tuples_from_arrays(list: &ListArray, members: &Fields, column: &str) -> Result<ArrayRef> {
+    let mismatch = |actual: String| Error::TypeMismatch {
+        context: format!("column {column}"),
+        expected: format!("tuples of {} elements", members.len()),
+        actual,
+    };
+    let offsets = list.value_offsets();
+    for row in 0..list.len() {
+        let length = (offsets[row + 1] - offsets[row]) as usize;
+        if list.is_valid(row) && length != members.len() {
+            return Err(mismatch(format!(
+                "an array of {length} elements in row {row}"
+            )));
+        }
+    }
+    let mut children = Vec::with_capacity(members.len());
+    for (index, member) in members.iter().enumerate() {
+        let indices: UInt32Array = (0..list.len())
+            .map(|row| {
+                list.is_valid(row)
+                    .then(|| (offsets[row] as usize + index) as u32)
+            })
+            .collect();
+        let values = arrow_select::take::take(list.values().as_ref(), &indices, None)?;
+        let values = if values.data_type() == member.data_type() {
+            values
+        } else if convertible(values.data_type(), member.data_type())
+            && can_cast_types(values.data_type(), member.data_type())
+        {
+            let options = CastOptions {
+                safe: false,
+                ..CastOptions::default()
+            };
+            cast_with_options(&values, member.data_type(), &options)
+                .map_err(|error| mismatch(format!("element {} ({error})", index + 1)))?
+        } else {
+            return Err(mismatch(format!(
+                "element {} of type {}",
+                index + 1,
+                values.data_type()
+            )));
+        };
+        children.push(values);
+    }
+    Ok(Arc::new(StructArray::try_new(
+        members.clone(),
+        children,
+        list.nulls().cloned(),
+    )?))
 }
 
 /// What kind of value an Arrow type holds, for deciding which conversions the client makes.
@@ -621,6 +679,39 @@ mod tests {
         assert!(!convertible(
             &ArrowType::List(Arc::new(Field::new("item", ArrowType::Int64, true))),
             &ArrowType::List(Arc::new(Field::new("item", ArrowType::Utf8, true))),
+        ));
+    }
+
+    #[test]
+    fn tuples_come_from_arrays_of_their_elements() {
+        let header = header(&[("t", "Tuple(UInt8, String)")]);
+        let items = StringArray::from(vec!["7", "seven", "0", ""]);
+        let list = |offsets: Vec<i32>| {
+            arrow_array::ListArray::new(
+                Arc::new(Field::new("item", ArrowType::Utf8, true)),
+                arrow_buffer::OffsetBuffer::new(offsets.into()),
+                Arc::new(items.clone()),
+                None,
+            )
+        };
+        let batch =
+            RecordBatch::try_from_iter([("t", Arc::new(list(vec![0, 2, 4])) as ArrayRef)]).unwrap();
+        let block = conform(&batch, &header).unwrap();
+        let tuples = block.column(0).as_struct();
+        assert_eq!(
+            tuples
+                .column(0)
+                .as_primitive::<arrow_array::types::UInt8Type>()
+                .values(),
+            &[7, 0]
+        );
+        assert_eq!(tuples.column(1).as_string::<i32>().value(0), "seven");
+        // An array of another length is not a tuple of this type.
+        let batch =
+            RecordBatch::try_from_iter([("t", Arc::new(list(vec![0, 3, 4])) as ArrayRef)]).unwrap();
+        assert!(matches!(
+            conform(&batch, &header),
+            Err(Error::TypeMismatch { .. })
         ));
     }
 

@@ -6,6 +6,7 @@
 pub mod aliases;
 pub mod array_join;
 pub mod casts;
+pub mod escapes;
 pub mod functions;
 pub mod limit_by;
 pub mod names;

@@ -44,7 +44,8 @@ fn syntax(error: ParserError) -> Error {
 /// Parses one statement (a trailing `;` is allowed; several statements are not).
 pub fn parse_statement(sql: &str) -> Result<Statement> {
     let dialect = ClickHouseDialect {};
-    let quoted = quoted_cast_types(sql);
+    let escaped = super::escapes::clickhouse_escapes(sql)?;
+    let quoted = quoted_cast_types(escaped.as_ref());
     let limited = limit_by_forms(quoted.as_ref());
     let sql = limited.as_ref();
     let parser = Parser::new(&dialect).try_with_sql(sql).map_err(syntax)?;

@@ -1,7 +1,8 @@
 # Granary: the two commands every landing keeps working.
-#   make test  - format check, clippy with -D warnings, every test of every crate, and the
-#                client tests (psycopg, asyncpg, psql, node-postgres, pgjdbc over PostgreSQL's
-#                protocol; clickhouse-driver, clickhouse-client, clickhouse-go over the native one)
+#   make test  - format check, clippy with -D warnings, every test of every crate, the client
+#                tests (psycopg, asyncpg, psql, node-postgres, pgjdbc over PostgreSQL's protocol;
+#                clickhouse-driver, clickhouse-client, clickhouse-go over the native one), the
+#                SDKs' tests and the benchmark harness's own tests
 #   make run   - build and start the server on ./data
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -13,12 +14,14 @@ VENV := .venv
 CHDB_VERSION := 4.4.0
 CHDB_STAMP := $(VENV)/.chdb-$(CHDB_VERSION)
 # Clients for the client tests (server/tests/clients): psycopg 3, asyncpg and clickhouse-driver
-# (with LZ4 and ZSTD), pytest; maturin, which builds the Python SDK's wheel.
-CLIENTS_STAMP := $(VENV)/.clients-3
+# (with LZ4 and ZSTD), pytest; maturin, which builds the Python SDK's wheel; NumPy and pyarrow
+# for the benchmark harness's tests (the versions bench/clickbench/run.sh pins).
+CLIENTS_STAMP := $(VENV)/.clients-4
 
-.PHONY: test fmt-check clippy unit-tests client-tests sdk-tests bench bench-native bench-sdk run
+.PHONY: test fmt-check clippy unit-tests client-tests sdk-tests bench-tests bench bench-small \
+  bench-micro bench-native bench-sdk run
 
-test: fmt-check clippy unit-tests client-tests sdk-tests
+test: fmt-check clippy unit-tests client-tests sdk-tests bench-tests
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -41,7 +44,7 @@ client-tests: $(CLIENTS_STAMP)
 
 $(CLIENTS_STAMP): $(CHDB_STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'psycopg[binary]==3.3.9' asyncpg==0.32.0 \
-	  'clickhouse-driver[lz4,zstd]==0.2.11' pytest==9.2.0 maturin==1.16.0
+	  'clickhouse-driver[lz4,zstd]==0.2.11' pytest==9.2.0 maturin==1.16.0 numpy==2.4.6 pyarrow==26.0.1
 	touch $@
 
 # The SDKs as users install them: the Python wheel (maturin) into a fresh venv and the packed
@@ -51,8 +54,20 @@ sdk-tests: $(CLIENTS_STAMP)
 	MATURIN=$(CURDIR)/$(VENV)/bin/maturin sdk-python/tests/run.sh
 	sdk-node/tests/run.sh
 
+# The benchmark harness's own tests: its data generator and its answer comparison.
+bench-tests: $(CLIENTS_STAMP)
+	$(VENV)/bin/python -m pytest -q bench/clickbench/tests
+
+# ClickBench beside chDB and DuckDB, one machine, one run (bench/README.md): ROWS rows (10M by
+# default), report in bench/results/<date>-<rows>.md and .json. bench-small: 1M rows.
+bench: $(CLIENTS_STAMP)
+	MATURIN=$(CURDIR)/$(VENV)/bin/maturin bench/clickbench/run.sh
+
+bench-small: $(CLIENTS_STAMP)
+	ROWS=1000000 MATURIN=$(CURDIR)/$(VENV)/bin/maturin bench/clickbench/run.sh
+
 # Criterion benchmarks (codec, part layer, embedded database); numbers land in target/criterion.
-bench:
+bench-micro:
 	$(CARGO) bench -p granary-protocol --bench codec
 	$(CARGO) bench -p granary-engine --bench storage
 	$(CARGO) bench -p granary-engine --bench database

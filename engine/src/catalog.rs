@@ -343,11 +343,7 @@ impl Catalog {
         // Check the definition opens (expressions compile) before anything reaches the disk.
         let schema = table::table_schema(&definition);
         for expr in &definition.partition_by {
-            crate::exec::expressions::TableExpression::compile(
-                &self.functions,
-                &expr.to_string(),
-                &schema,
-            )?;
+            crate::exec::expressions::TableExpression::compile(&self.functions, expr, &schema)?;
         }
         if let Some(old) = existing {
             self.remove_table_files(&old)?;

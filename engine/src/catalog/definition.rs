@@ -9,6 +9,7 @@ use granary_protocol::{DataType, ErrorCode};
 
 use super::settings::{MergeTreeSettings, SettingValue};
 use crate::error::{Error, Result};
+use crate::sql::escapes::sql_text;
 
 /// One column of a table.
 #[derive(Debug, Clone)]
@@ -341,7 +342,7 @@ impl TableDefinition {
             let _ = write!(
                 out,
                 "\nPARTITION BY {}",
-                key_expression(self.partition_by.iter().map(ToString::to_string))
+                key_expression(self.partition_by.iter().map(sql_text))
             );
         }
         if let Some(primary) = &self.primary_key {
@@ -380,7 +381,7 @@ impl TableDefinition {
 fn column_declaration(column: &ColumnDefinition) -> String {
     let mut out = format!("{} {}", back_quote(&column.name), column.data_type);
     if let Some(default) = &column.default {
-        let _ = write!(out, " DEFAULT {default}");
+        let _ = write!(out, " DEFAULT {}", sql_text(default));
     }
     if let Some(comment) = &column.comment {
         let _ = write!(out, " COMMENT {}", quote_string(comment));

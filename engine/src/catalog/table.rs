@@ -47,7 +47,7 @@ impl Table {
         let partition_key = definition
             .partition_by
             .iter()
-            .map(|expr| TableExpression::compile(functions, &expr.to_string(), &schema))
+            .map(|expr| TableExpression::compile(functions, expr, &schema))
             .collect::<Result<Vec<_>>>()?;
         let layout = layout(&definition, &partition_key)?;
         let data = Arc::new(TableData::open(dir, layout)?);

@@ -8,6 +8,7 @@ use arrow_schema::{FieldRef, SchemaRef};
 use datafusion::common::DFSchema;
 use datafusion::execution::session_state::SessionState;
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::sql::sqlparser::ast::Expr;
 
 use crate::error::Result;
 
@@ -22,11 +23,15 @@ pub struct TableExpression {
 }
 
 impl TableExpression {
-    /// Compiles `sql` (ClickHouse syntax) against `schema` with the functions of `state`.
-    /// Volatile functions such as `now()` are folded at compile time: compile per insert.
-    pub fn compile(state: &SessionState, sql: &str, schema: &SchemaRef) -> Result<TableExpression> {
+    /// Compiles `expr` (as parsed from ClickHouse syntax) against `schema` with the functions of
+    /// `state`. Volatile functions such as `now()` are folded at compile time: compile per insert.
+    pub fn compile(
+        state: &SessionState,
+        expr: &Expr,
+        schema: &SchemaRef,
+    ) -> Result<TableExpression> {
         let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
-        let mut expr = crate::sql::parser::parse_expression(sql)?;
+        let mut expr = expr.clone();
         crate::sql::rewrite::rewrite_expr(&mut expr, state);
         let logical = state.create_logical_expr_from_sql_expr(
             datafusion::sql::sqlparser::ast::ExprWithAlias { expr, alias: None },

@@ -104,7 +104,7 @@ pub fn prepare_block(
         let (None, Some(default)) = (&arrays[index], &column.default) else {
             continue;
         };
-        let expression = TableExpression::compile(functions, &default.to_string(), &table.schema)?;
+        let expression = TableExpression::compile(functions, default, &table.schema)?;
         let value = expression.evaluate(&batch)?;
         let value = convert(&value, &column.data_type, &column.name)?;
         let mut columns_now = batch.columns().to_vec();

@@ -18,6 +18,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::ClickHouseDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use super::escapes::sql_text;
 use crate::{Error, Result};
 
 /// Rewrites the `ARRAY JOIN` clauses of `select`'s FROM.
@@ -55,6 +56,7 @@ pub fn rewrite_array_join(select: &mut Select) -> Result<()> {
             Some(alias) => format!("*, {element} AS {alias}"),
             None => format!("* EXCEPT ({array}), {element} AS {array}"),
         };
+        let before = sql_text(&before);
         let derived = format!("SELECT * FROM (SELECT {columns} FROM {before}) AS {name}");
         from.relation = parse_relation(&derived)?;
     }

@@ -5,9 +5,14 @@
 //! characters and `'\d+'` reaches a regular expression as written. `sqlparser` drops the backslash
 //! of escapes it does not know and reads `\Z` as a control character, so before tokenizing, the
 //! escapes whose meanings differ are rewritten inside single-quoted literals (and nowhere else)
-//! into text that `sqlparser` reads as ClickHouse does.
+//! into text that `sqlparser` reads as ClickHouse does. The other way, `sql_text` prints a parsed
+//! node so that its literals read back as the values they hold.
 
 use std::borrow::Cow;
+use std::fmt::Display;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{Value, ValueWithSpan, VisitMut, VisitorMut};
 
 use crate::error::{Error, Result};
 
@@ -131,6 +136,55 @@ fn push_literal_char(c: char, out: &mut String) {
     }
 }
 
+/// `node` as SQL text whose string literals read back as the same values, by `sqlparser` and by
+/// ClickHouse alike. `sqlparser` prints a literal's value with only its quotes doubled, so a
+/// backslash or control character in a value would read back as (part of) an escape: any text
+/// that is parsed again, stored in metadata or shown as a definition is printed by this.
+pub fn sql_text<T: Display + VisitMut + Clone>(node: &T) -> String {
+    let text = node.to_string();
+    if !text.chars().any(|c| c == '\\' || c.is_control()) {
+        return text;
+    }
+    let mut escaped = node.clone();
+    let _ = escaped.visit(&mut LiteralEscaper);
+    escaped.to_string()
+}
+
+/// Rewrites each single-quoted literal's value into its escaped form (quotes are left for the
+/// printer to double).
+struct LiteralEscaper;
+
+impl VisitorMut for LiteralEscaper {
+    type Break = ();
+
+    fn post_visit_value(&mut self, value: &mut ValueWithSpan) -> ControlFlow<()> {
+        if let Value::SingleQuotedString(text) = &mut value.value
+            && text.chars().any(|c| c == '\\' || c.is_control())
+        {
+            *text = escaped_body(text);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `text` with backslashes and the control characters both readers share escaped.
+fn escaped_body(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +219,22 @@ mod tests {
             clickhouse_escapes("SELECT 'plain'").unwrap(),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn printed_literals_read_back_as_the_same_values() {
+        use crate::sql::parser::{parse_expression, parse_statement};
+        let value = "a\\b\n\t'\0\u{8}\u{c}\\1 \u{1b}";
+        let expr = datafusion::sql::sqlparser::ast::Expr::value(Value::SingleQuotedString(
+            value.to_string(),
+        ));
+        let text = sql_text(&expr);
+        assert_eq!(text, "'a\\\\b\\n\\t''\\0\\b\\f\\\\1 \u{1b}'");
+        assert_eq!(parse_expression(&text).unwrap(), expr);
+        let statement = parse_statement(&format!("SELECT {text}")).unwrap();
+        assert!(format!("{statement:?}").contains(&format!("{value:?}")));
+        let plain =
+            datafusion::sql::sqlparser::ast::Expr::value(Value::SingleQuotedString("it's".into()));
+        assert_eq!(sql_text(&plain), "'it''s'");
     }
 }

@@ -24,6 +24,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::ClickHouseDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use super::escapes::sql_text;
 use super::parser::LIMIT_BY_FUNCTION;
 use crate::{Error, Result};
 
@@ -73,7 +74,7 @@ pub fn rewrite_limit_by(query: &mut Query) -> Result<()> {
         let expr = positional_item(&select.projection, &key.expr).unwrap_or(&key.expr);
         let name = format!("{ORDER}{}", index + 1);
         let options = key.options.to_string();
-        window_order.push(format!("{expr} {options}"));
+        window_order.push(format!("{} {options}", sql_text(expr)));
         final_order.push(format!("{name} {options}"));
         select.projection.push(SelectItem::ExprWithAlias {
             expr: expr.clone(),
@@ -81,7 +82,7 @@ pub fn rewrite_limit_by(query: &mut Query) -> Result<()> {
         });
         hidden.push(name);
     }
-    let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    let keys: Vec<String> = keys.iter().map(sql_text).collect();
     let window_order = if window_order.is_empty() {
         String::new()
     } else {
@@ -112,8 +113,9 @@ pub fn rewrite_limit_by(query: &mut Query) -> Result<()> {
         None => format!("{ROW} <= {per_key}"),
     };
     let mut outer = format!(
-        "SELECT * EXCEPT ({}) FROM ({inner}) AS __granary_limit_by WHERE {condition}",
-        hidden.join(", ")
+        "SELECT * EXCEPT ({}) FROM ({}) AS __granary_limit_by WHERE {condition}",
+        hidden.join(", "),
+        sql_text(&inner)
     );
     if !final_order.is_empty() {
         outer.push_str(&format!(" ORDER BY {}", final_order.join(", ")));

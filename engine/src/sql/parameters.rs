@@ -12,6 +12,7 @@ use datafusion::sql::sqlparser::ast::{
 use granary_protocol::{DataType, ErrorCode};
 
 use super::casts::{conversion, type_name};
+use super::escapes::sql_text;
 use super::parser::parse_expression;
 use super::statement::{InsertSource, Statement};
 use crate::error::{Error, Result};
@@ -228,7 +229,7 @@ pub fn literal(parameter: &Parameter) -> Result<Expr> {
         Some(converted) => Ok(converted),
         // Types without a conversion function (Bool, arrays...) are DataFusion casts, whose
         // NULL is of any type.
-        None => parse_expression(&format!("CAST({operand} AS {plain})")),
+        None => parse_expression(&format!("CAST({} AS {plain})", sql_text(&operand))),
     }
 }
 

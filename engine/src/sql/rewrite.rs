@@ -39,7 +39,8 @@ fn exists_as_count(select: &mut Select) {
                 let comparison = if *negated { "=" } else { ">" };
                 let sql = format!(
                     "(SELECT count() {comparison} 0 FROM \
-                     (SELECT 1 FROM ({subquery}) AS exists_rows LIMIT 1) AS exists_subquery)"
+                     (SELECT 1 FROM ({}) AS exists_rows LIMIT 1) AS exists_subquery)",
+                    super::escapes::sql_text(subquery)
                 );
                 if let Ok(replacement) = super::parser::parse_expression(&sql) {
                     *expr = replacement;

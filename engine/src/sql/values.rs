@@ -20,6 +20,7 @@ use datafusion::sql::sqlparser::dialect::ClickHouseDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use granary_protocol::ErrorCode;
 
+use super::escapes::sql_text;
 use crate::{Error, Result};
 
 /// Whether `factor` calls the `values` table function.
@@ -101,7 +102,7 @@ pub fn values_relation(factor: &TableFactor) -> Result<TableFactor> {
                 ),
             ));
         }
-        let items: Vec<String> = row.iter().map(ToString::to_string).collect();
+        let items: Vec<String> = row.iter().map(sql_text).collect();
         values.push(format!("({})", items.join(", ")));
     }
     let projection: Vec<String> = columns

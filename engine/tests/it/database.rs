@@ -112,6 +112,40 @@ async fn tables_and_rows_survive_a_reopen() {
 }
 
 #[tokio::test]
+async fn defaults_and_keys_keep_backslashes_in_their_strings_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    // As ClickHouse prints them: a backslash doubled, a newline as \n.
+    let shown = r"    `s` String DEFAULT 'a\\b\n',
+    `m` String DEFAULT concat(s, '\\1')
+)
+ENGINE = MergeTree
+PARTITION BY concat(s, '\\x')";
+    let values = "SELECT s, m, length(s), length(m) FROM t ORDER BY x";
+    let row = vec!["a\\b\n", "a\\b\n\\1", "4", "6"];
+    let partitions = "SELECT DISTINCT partition FROM system.parts WHERE table = 't'";
+    {
+        let db = open(dir.path());
+        run(
+            &db,
+            r"CREATE TABLE t (x Int32, s String DEFAULT 'a\\b\n', m String DEFAULT concat(s, '\\1'))
+              ENGINE = MergeTree PARTITION BY concat(s, '\\x') ORDER BY x",
+        )
+        .await;
+        run(&db, "INSERT INTO t (x) VALUES (1)").await;
+        let create = rows(&db, "SHOW CREATE TABLE t").await;
+        assert!(create[0][0].contains(shown), "{create:?}");
+        assert_eq!(rows(&db, values).await, vec![row.clone()]);
+    }
+    let db = open(dir.path());
+    let create = rows(&db, "SHOW CREATE TABLE t").await;
+    assert!(create[0][0].contains(shown), "{create:?}");
+    run(&db, "INSERT INTO t (x) VALUES (2)").await;
+    assert_eq!(rows(&db, values).await, vec![row.clone(), row]);
+    // The reopened key computes the same partition as the first.
+    assert_eq!(rows(&db, partitions).await.len(), 1);
+}
+
+#[tokio::test]
 async fn the_clickbench_schema_creates_and_takes_rows() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());

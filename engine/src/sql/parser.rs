@@ -304,7 +304,7 @@ pub fn parse_metadata(text: &str) -> Result<TableDefinition> {
     Ok(definition)
 }
 
-/// Parses a standalone expression (a column's DEFAULT, a partition key) read back from metadata.
+/// Parses a standalone expression, such as the text a rewrite builds (see `escapes::sql_text`).
 pub fn parse_expression(text: &str) -> Result<Expr> {
     let dialect = ClickHouseDialect {};
     let parser = Parser::new(&dialect).try_with_sql(text).map_err(syntax)?;

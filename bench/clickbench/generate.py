@@ -5,7 +5,7 @@
 The real data set (100M rows of Yandex.Metrica traffic) cannot be downloaded here, so this makes
 rows with the schema of ../shared/bench/clickbench/create.sql (read from it: one column per line of
 the CREATE TABLE, in its order and types) and distributions under which every one of the 43
-queries returns a non-trivial answer at 1M rows and above. bench/clickbench/README.md lists them;
+queries returns a non-trivial answer at 1M rows and above. bench/README.md lists them;
 in short:
 
 * EventTime spans July 2013 (UTC). The first 1 000 rows are the earliest events, two seconds

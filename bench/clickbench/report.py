@@ -7,7 +7,7 @@ import json
 import sys
 
 NAMES = {"granary": "Granary", "chdb": "chDB", "duckdb": "DuckDB"}
-SHIFT = 0.01
+SHIFT = 0.01  # ClickBench adds 10 ms to every time before taking ratios
 
 
 def seconds(slot):

@@ -36,11 +36,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import compare  # noqa: E402
 from generate import CREATE_SQL, generate  # noqa: E402
+import report as report_module  # noqa: E402
+from report import SHIFT  # noqa: E402
 
 QUERIES_SQL = os.path.join(os.path.dirname(CREATE_SQL), "queries.sql")
 ENGINES = ("granary", "chdb", "duckdb")
 REFERENCE = "chdb"
-SHIFT = 0.01  # ClickBench adds 10 ms to every time before taking ratios
 LOAD_TIMEOUT = 4 * 3600
 
 
@@ -64,10 +65,10 @@ class Worker:
     def request(self, timeout, **payload):
         self.process.stdin.write(json.dumps(payload) + "\n")
         self.process.stdin.flush()
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise Timeout(f"no answer in {timeout:g} s")
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                raise Timeout(f"no answer in {timeout:g} s")
         line = self.process.stdout.readline()
         if not line:
             raise RuntimeError(f"{self.name} worker exited (code {self.process.wait()})")
@@ -273,7 +274,7 @@ class Bench:
         mark = "" if slot["check"] in ("ok", "reference") else " WRONG"
         return f"{min(slot['times']):.3f}s{mark}"
 
-    def cold_runs(self, queries, results):
+    def cold_runs(self, results):
         dropped = False
         for entry in results:
             dropped = self.restart("granary", drop_cache=True)
@@ -314,7 +315,7 @@ class Bench:
             report["queries"] = self.hot_runs(queries)
             report["granary_peak_rss_bytes"] = self.server.peak_rss()
             if "granary" in self.args.engines and not self.args.no_cold:
-                report["page_cache_dropped"] = self.cold_runs(queries, report["queries"])
+                report["page_cache_dropped"] = self.cold_runs(report["queries"])
             if "granary" in self.args.engines and self.args.clients:
                 report["concurrency"] = self.concurrency()
         finally:
@@ -409,12 +410,10 @@ def main():
     base = os.path.join(args.out, f"{report['date']}-{args.rows}")
     with open(base + ".json", "w") as f:
         json.dump(report, f, indent=1)
-    import report as markdown
-
     with open(base + ".md", "w") as f:
-        f.write(markdown.render(report))
+        f.write(report_module.render(report))
     log(f"wrote {base}.md and {base}.json")
-    print(markdown.headline(report))
+    print(report_module.headline(report))
 
 
 if __name__ == "__main__":

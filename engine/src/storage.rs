@@ -12,6 +12,7 @@ mod checksums;
 pub mod dedup;
 pub mod fs;
 pub mod key_condition;
+pub mod lineage;
 mod marks;
 pub mod merge;
 mod part;

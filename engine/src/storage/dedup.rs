@@ -151,6 +151,15 @@ impl DedupLog {
                 "H" => BlockIdKind::Hash,
                 _ => continue,
             };
+            let id = BlockId {
+                kind,
+                id: id.to_string(),
+            };
+            if op == "DEL" {
+                // An insert whose parts were taken back after its record was written.
+                records.retain(|(recorded, _): &(BlockId, Vec<String>)| recorded != &id);
+                continue;
+            }
             if op != "ADD" {
                 continue;
             }
@@ -161,13 +170,7 @@ impl DedupLog {
                 .collect();
             let present: Vec<&PartInfo> = infos.iter().filter(|info| exists(info)).collect();
             if present.len() == names.len() {
-                records.push((
-                    BlockId {
-                        kind,
-                        id: id.to_string(),
-                    },
-                    names,
-                ));
+                records.push((id, names));
             } else {
                 unfinished.extend(present.into_iter().filter(|info| info.level == 0).cloned());
             }
@@ -245,6 +248,26 @@ impl DedupLog {
         if self.lines > 2 * remembered.max(1) {
             self.rewrite()?;
         }
+        Ok(())
+    }
+
+    /// Takes back the record of `id` (its parts were not all published, and the ones that were
+    /// have been withdrawn): a retry of the block inserts it. Fsynced.
+    pub fn forget(&mut self, id: &BlockId) -> Result<()> {
+        if self.parts.remove(id).is_none() {
+            return Ok(());
+        }
+        if let Some(order) = self.order.get_mut(&id.kind) {
+            order.retain(|recorded| recorded != id);
+        }
+        let line = format!("DEL\t{}\t{}\t-\n", id.kind.letter(), id.id);
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(|e| Error::io("write", &self.path, e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io("fsync", &self.path, e))?;
+        self.lines += 1;
         Ok(())
     }
 

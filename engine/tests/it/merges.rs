@@ -373,3 +373,77 @@ fn a_plain_merge_cuts_chunks_anywhere_and_keeps_key_order() {
         "merged in key order"
     );
 }
+
+/// Startup removes a covered part only when a recorded merge consumed it. A part covered by a
+/// merged part that was not made from it (the merge race that lost acknowledged inserts) is
+/// detached with the reason, never deleted, and its dedup record goes with it so that a retry of
+/// the block inserts it again.
+#[test]
+fn startup_detaches_a_covered_part_that_no_recorded_merge_consumed() {
+    use granary_engine::storage::dedup::BlockId;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    let table = TableData::open(&dir, layout(false)).unwrap();
+    let token = |n: usize| BlockId::from_token("block", n);
+    for n in 0..3u32 {
+        table
+            .insert(&rows(n * 10, 10), &[], Some(&token(n as usize)))
+            .unwrap();
+    }
+    assert_eq!(
+        table.optimize(None, false).unwrap()[0].to_string(),
+        "all_1_3_1"
+    );
+    // The sources stay on disk (a crash before their removal), and the record is made to say that
+    // block 2 was not among them.
+    drop(table);
+    let record = dir.join("merge_sources.txt");
+    let text = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(text, "all_1_3_1\tall_1_1_0,all_2_2_0,all_3_3_0\n");
+    std::fs::write(&record, text.replace("all_2_2_0,", "")).unwrap();
+
+    let reopened = TableData::open(&dir, layout(false)).unwrap();
+    let names: Vec<String> = reopened
+        .snapshot()
+        .unwrap()
+        .parts
+        .iter()
+        .map(|part| part.name())
+        .collect();
+    assert_eq!(names, ["all_1_3_1"]);
+    assert!(!dir.join("all_1_1_0").exists() && !dir.join("all_3_3_0").exists());
+    assert!(
+        dir.join("detached/covered-unmerged_all_2_2_0").is_dir(),
+        "set aside, not deleted"
+    );
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), "");
+    let retried = reopened
+        .insert(&rows(10, 10), &[], Some(&token(1)))
+        .unwrap();
+    assert!(
+        !retried.deduplicated,
+        "the block's record went with its part"
+    );
+    let repeated = reopened.insert(&rows(0, 10), &[], Some(&token(0))).unwrap();
+    assert!(repeated.deduplicated, "other records stay");
+}
+
+/// Sources removed after a merge leave no record behind, and a reopen finds only the merged part.
+#[test]
+fn the_merge_record_forgets_removed_sources() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    let table = TableData::open(&dir, layout(false)).unwrap();
+    for n in 0..4u32 {
+        table.insert(&rows(n * 10, 10), &[], None).unwrap();
+    }
+    table.optimize(None, false).unwrap();
+    assert_eq!(table.remove_outdated().unwrap(), 4);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("merge_sources.txt")).unwrap(),
+        ""
+    );
+    drop(table);
+    let reopened = TableData::open(&dir, layout(false)).unwrap();
+    assert_eq!(reopened.snapshot().unwrap().rows(), 40);
+}

@@ -19,7 +19,7 @@ CHDB_STAMP := $(VENV)/.chdb-$(CHDB_VERSION)
 CLIENTS_STAMP := $(VENV)/.clients-4
 
 .PHONY: test fmt-check clippy unit-tests client-tests sdk-tests bench-tests bench bench-small \
-  bench-micro bench-native bench-sdk run
+  bench-micro bench-native bench-sdk torture run
 
 test: fmt-check clippy unit-tests client-tests sdk-tests bench-tests
 
@@ -79,6 +79,14 @@ bench-native: $(CLIENTS_STAMP)
 # Python SDK insert throughput beside chDB and clickhouse-driver, from one pyarrow table.
 bench-sdk: $(CLIENTS_STAMP)
 	GRANARY_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python MATURIN=$(CURDIR)/$(VENV)/bin/maturin bench/sdk/run.sh
+
+# The crash-and-race harness at length (server/tests/torture.rs): writers with tokens, merges,
+# OPTIMIZE FINAL, SIGKILL/SIGTERM restarts at random moments; `make test` runs 6 restarts.
+TORTURE_RESTARTS ?= 120
+TORTURE_SEED ?= 20261207
+torture:
+	GRANARY_TORTURE_RESTARTS=$(TORTURE_RESTARTS) GRANARY_TORTURE_SEED=$(TORTURE_SEED) \
+	  $(CARGO) test -p granary-server --locked --test torture -- --nocapture
 
 # Builds (release) and starts the server on ./data: PostgreSQL protocol on 127.0.0.1:5432,
 # ClickHouse's native protocol on 127.0.0.1:9000.

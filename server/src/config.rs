@@ -54,6 +54,16 @@ pub struct Config {
     pub native_packet_bytes_max: usize,
     /// How long a shutdown waits for running queries, in seconds.
     pub shutdown_timeout_seconds: u64,
+    /// Most client connections open at once, over all front ends (ClickHouse's
+    /// `max_connections`); one more is refused with a clear error.
+    pub max_connections: usize,
+    /// Background merge threads (ClickHouse's `background_pool_size`).
+    pub background_pool_size: usize,
+    /// The merge selector's first sleep after a round that found nothing, in ms (ClickHouse's
+    /// `merge_selecting_sleep_ms`).
+    pub merge_selecting_sleep_ms: u64,
+    /// Its longest sleep, in ms (`max_merge_selecting_sleep_ms`).
+    pub max_merge_selecting_sleep_ms: u64,
     /// Users (`[users.NAME]`); none: `default` without a password.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub users: BTreeMap<String, UserConfig>,
@@ -67,6 +77,10 @@ impl Default for Config {
             native_addr: SocketAddr::from(([127, 0, 0, 1], 9000)),
             native_packet_bytes_max: 1 << 30,
             shutdown_timeout_seconds: 30,
+            max_connections: 4096,
+            background_pool_size: 2,
+            merge_selecting_sleep_ms: 5_000,
+            max_merge_selecting_sleep_ms: 60_000,
             users: BTreeMap::new(),
         }
     }
@@ -99,6 +113,18 @@ impl Config {
         toml::from_str(&text).map_err(|error| Error::Config {
             message: format!("{}: {error}", path.display()),
         })
+    }
+
+    /// The database options the configuration implies.
+    pub fn database_options(&self) -> granary_engine::DatabaseOptions {
+        let mut options = granary_engine::DatabaseOptions::default();
+        options.merges.threads = self.background_pool_size.max(1);
+        options.merges.sleep_min = std::time::Duration::from_millis(self.merge_selecting_sleep_ms);
+        options.merges.sleep_max = std::time::Duration::from_millis(
+            self.max_merge_selecting_sleep_ms
+                .max(self.merge_selecting_sleep_ms),
+        );
+        options
     }
 
     /// The configuration as TOML (`--print-config`).

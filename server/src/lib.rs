@@ -36,7 +36,10 @@ impl Server {
     /// Opens `config.data_dir` and starts listening.
     pub async fn start(config: &Config) -> Result<Server> {
         let users = Arc::new(auth::Users::from_config(&config.users)?);
-        let database = Arc::new(Database::open(&config.data_dir)?);
+        let database = Arc::new(Database::open_with(
+            &config.data_dir,
+            config.database_options(),
+        )?);
         let pg_listener = bind(config.pg_addr, "--pg-addr (GRANARY_PG_ADDR)").await?;
         let native_listener =
             bind(config.native_addr, "--native-addr (GRANARY_NATIVE_ADDR)").await?;

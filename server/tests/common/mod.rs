@@ -13,7 +13,7 @@ pub struct ServerProcess {
     /// The ClickHouse native protocol listener.
     #[allow(dead_code)]
     pub native_addr: SocketAddr,
-    _data: tempfile::TempDir,
+    _data: Option<tempfile::TempDir>,
 }
 
 impl ServerProcess {
@@ -22,6 +22,7 @@ impl ServerProcess {
         ServerProcess::start_with_users(&[])
     }
 
+    #[allow(dead_code)]
     /// A server whose configuration has exactly these users (name, password; an empty password
     /// is none); no users means the built-in `default`.
     pub fn start_with_users(users: &[(&str, &str)]) -> ServerProcess {
@@ -38,12 +39,21 @@ impl ServerProcess {
             }
         }
         std::fs::write(&config, text).unwrap();
+        let mut server = ServerProcess::start_in(&data.path().join("data"), &config);
+        server._data = Some(data);
+        server
+    }
+
+    #[allow(dead_code)]
+    /// A server on the data directory `data` (kept after it stops) with the configuration file
+    /// `config`.
+    pub fn start_in(data: &std::path::Path, config: &std::path::Path) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_granary-server"))
             .args(["--pg-addr", "127.0.0.1:0", "--native-addr", "127.0.0.1:0"])
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .arg("--data-dir")
-            .arg(data.path().join("data"))
+            .arg(data)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -71,7 +81,7 @@ impl ServerProcess {
             child,
             addr: addr.unwrap(),
             native_addr: native_addr.unwrap(),
-            _data: data,
+            _data: None,
         }
     }
 
@@ -88,7 +98,6 @@ impl ServerProcess {
     }
 
     #[allow(dead_code)]
-    #[allow(dead_code)]
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -97,6 +106,13 @@ impl ServerProcess {
     #[allow(dead_code)]
     pub fn wait(mut self) -> std::process::ExitStatus {
         self.child.wait().unwrap()
+    }
+
+    /// SIGKILL: the process dies at once, wherever it is.
+    #[allow(dead_code)]
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     #[allow(dead_code)]

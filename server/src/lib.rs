@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use granary_engine::Database;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 pub use config::{Config, Flags};
@@ -72,9 +73,25 @@ impl Server {
         let native = move |socket: TcpStream, peer: SocketAddr| {
             native::serve(socket, peer, Arc::clone(&shared))
         };
+        let limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        let max_connections = config.max_connections.max(1);
         let acceptors = vec![
-            tokio::spawn(accept(pg_listener, stopped.clone(), timeout, pg)),
-            tokio::spawn(accept(native_listener, stopped, timeout, native)),
+            tokio::spawn(accept(
+                pg_listener,
+                stopped.clone(),
+                timeout,
+                Arc::clone(&limit),
+                pg,
+                move |socket| refuse(socket, pg::refusal(max_connections)),
+            )),
+            tokio::spawn(accept(
+                native_listener,
+                stopped,
+                timeout,
+                limit,
+                native,
+                move |socket| refuse(socket, native::refusal(max_connections)),
+            )),
         ];
         Ok(Server {
             pg_addr,
@@ -109,24 +126,61 @@ async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener> {
         .map_err(|source| Error::Bind { addr, flag, source })
 }
 
-/// Accepts connections on `listener` and serves each with `serve` until `stopped`.
-async fn accept<S, F>(
+/// Accepts connections on `listener` and serves each with `serve` until `stopped`, while a permit
+/// of `limit` (`max_connections`, shared by the front ends) is free; past it, `refuse` answers the
+/// connection with the front end's error and closes it. When accepting fails (out of file
+/// descriptors, say) the loop backs off rather than spinning, and says so once per episode.
+async fn accept<S, F, R, G>(
     listener: TcpListener,
     mut stopped: watch::Receiver<bool>,
     timeout: Duration,
+    limit: Arc<Semaphore>,
     serve: S,
+    refuse: R,
 ) where
     S: Fn(TcpStream, SocketAddr) -> F,
     F: std::future::Future<Output = ()> + Send + 'static,
+    R: Fn(TcpStream) -> G,
+    G: std::future::Future<Output = ()> + Send + 'static,
 {
     let mut connections = JoinSet::new();
+    let mut backoff = Duration::ZERO;
+    let mut refused = 0u64;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
-                    connections.spawn(serve(socket, peer));
+                    if !backoff.is_zero() {
+                        tracing::info!("accepting connections again");
+                        backoff = Duration::ZERO;
+                    }
+                    match Arc::clone(&limit).try_acquire_owned() {
+                        Ok(permit) => {
+                            let served = serve(socket, peer);
+                            connections.spawn(async move {
+                                served.await;
+                                drop(permit);
+                            });
+                        }
+                        Err(_) => {
+                            refused += 1;
+                            if refused.is_power_of_two() {
+                                tracing::warn!(%peer, refused, "refusing a connection: max_connections reached");
+                            }
+                            connections.spawn(refuse(socket));
+                        }
+                    }
                 }
-                Err(error) => tracing::warn!(%error, "cannot accept a connection"),
+                Err(error) => {
+                    if backoff.is_zero() {
+                        tracing::error!(%error, "cannot accept connections; backing off until it works again");
+                    }
+                    backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stopped.changed() => break,
+                    }
+                }
             },
             // Finished connections are reaped as they end.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -149,4 +203,14 @@ async fn accept<S, F>(
         );
         connections.shutdown().await;
     }
+}
+
+/// Writes a front end's refusal to a connection over the limit and closes it (bounded in time, so
+/// that a client that never reads cannot hold the task).
+async fn refuse(mut socket: TcpStream, answer: Vec<u8>) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = socket.write_all(&answer).await;
+        let _ = socket.shutdown().await;
+    })
+    .await;
 }

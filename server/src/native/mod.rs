@@ -149,6 +149,21 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     }
 }
 
+/// What a connection over `max_connections` gets: an Exception packet, which clients read in place
+/// of the server's Hello.
+pub fn refusal(max_connections: usize) -> Vec<u8> {
+    let exception = exception::new(
+        ErrorCode::TOO_MANY_SIMULTANEOUS_QUERIES,
+        &format!(
+            "Too many connections: the server accepts at most {max_connections} (max_connections)"
+        ),
+    );
+    let mut out = Vec::new();
+    // Its layout has not changed across revisions.
+    let _ = ServerPacket::Exception(exception).encode(&mut out, revision::GRANARY, None);
+    out
+}
+
 /// What ClickHouse answers when a web client talks to the native port.
 const HTTP_ANSWER: &str = "HTTP/1.0 400 Bad Request\r\n\r\nPort 9000 is for clickhouse-client \
      program.\r\nYou must use port 8123 for HTTP.\r\n";

@@ -17,6 +17,31 @@ pub mod parameters;
 pub mod rows;
 pub mod serve;
 pub mod settings;
+
+/// What a connection over `max_connections` gets, before its startup packet is read: a FATAL
+/// ErrorResponse with PostgreSQL's SQLSTATE and words for it (53300, "sorry, too many clients
+/// already"), which libpq and the drivers report as such.
+pub fn refusal(max_connections: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (field, value) in [
+        (b'S', "FATAL".to_string()),
+        (b'V', "FATAL".to_string()),
+        (b'C', "53300".to_string()),
+        (
+            b'M',
+            format!("sorry, too many clients already (max_connections = {max_connections})"),
+        ),
+    ] {
+        body.push(field);
+        body.extend_from_slice(value.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut out = vec![b'E'];
+    out.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
 pub mod types;
 
 use std::fmt::Debug;

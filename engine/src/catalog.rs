@@ -80,6 +80,7 @@ impl Catalog {
                 continue;
             };
             let mut tables = BTreeMap::new();
+            let mut broken = Vec::new();
             for file in list(&entry)? {
                 let Some(name) = file_name(&file) else {
                     continue;
@@ -88,25 +89,50 @@ impl Catalog {
                     fs::remove_file(&file).map_err(|e| Error::io("remove", &file, e))?;
                     continue;
                 }
+                if let Some(stem) = name.strip_suffix(BROKEN_SUFFIX) {
+                    broken.push(unescape_file_name(stem));
+                    continue;
+                }
                 let Some(stem) = name.strip_suffix(".sql") else {
                     continue;
                 };
                 let table_name = unescape_file_name(stem);
-                let text = fs::read_to_string(&file).map_err(|e| Error::io("read", &file, e))?;
-                let definition = parse_metadata(&text).map_err(|error| {
-                    Error::query(
-                        ErrorCode::INCORRECT_QUERY,
-                        format!("cannot load {}: {error}", file.display()),
-                    )
-                })?;
-                let table = catalog.open_table(&database, &table_name, definition)?;
-                tables.insert(table_name, table);
+                match catalog.load_table(&database, &table_name, &file) {
+                    Ok(table) => {
+                        tables.insert(table_name, table);
+                    }
+                    Err(error) => {
+                        // One table that cannot load must not keep the others from being served:
+                        // its definition is set aside (its data stays where it is).
+                        let target = entry.join(format!("{stem}{BROKEN_SUFFIX}"));
+                        tracing::error!(
+                            database = %database, table = %table_name, %error, moved_to = %target.display(),
+                            "cannot load a table; its definition is set aside and the table is not served"
+                        );
+                        fs::rename(&file, &target).map_err(|e| Error::io("rename", &file, e))?;
+                        sync_path(&entry)?;
+                        broken.push(table_name);
+                    }
+                }
             }
-            catalog.set_aside_orphans(&database, &tables)?;
+            catalog.set_aside_orphans(&database, &tables, &broken)?;
             databases.insert(database, tables);
         }
         *catalog.write()? = databases;
         Ok(catalog)
+    }
+
+    /// Reads and opens one table's definition file.
+    fn load_table(&self, database: &str, name: &str, file: &Path) -> Result<Arc<Table>> {
+        let text = fs::read_to_string(file).map_err(|e| Error::io("read", file, e))?;
+        let definition = parse_metadata(&text).map_err(|error| {
+            Error::query(
+                ErrorCode::INCORRECT_QUERY,
+                format!("cannot load {}: {error}", file.display()),
+            )
+        })?;
+        Table::validate(&definition, &self.functions)?;
+        self.open_table(database, name, definition)
     }
 
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, Databases>> {
@@ -181,13 +207,15 @@ impl Catalog {
         &self,
         database: &str,
         tables: &BTreeMap<String, Arc<Table>>,
+        broken: &[String],
     ) -> Result<()> {
         let data = self.root.join("data").join(escape_for_file_name(database));
         for dir in list(&data)? {
             let Some(name) = file_name(&dir) else {
                 continue;
             };
-            if tables.contains_key(&unescape_file_name(name)) || !dir.is_dir() {
+            let table = unescape_file_name(name);
+            if tables.contains_key(&table) || broken.contains(&table) || !dir.is_dir() {
                 continue;
             }
             if name.starts_with("tmp_dropped_") {
@@ -263,6 +291,7 @@ impl Catalog {
 
     /// `CREATE DATABASE`.
     pub fn create_database(&self, name: &str, if_not_exists: bool) -> Result<()> {
+        check_name("database", name)?;
         let _ddl = self.lock_ddl()?;
         if self.database_exists(name)? {
             if if_not_exists {
@@ -302,10 +331,13 @@ impl Catalog {
         for table in self.tables(name)? {
             self.drop_table(name, &table.name, true)?;
         }
+        check_name("database", name)?;
         let _ddl = self.lock_ddl()?;
         let metadata = self.metadata_dir(name);
+        assert_confined(&metadata, &self.root.join("metadata"));
         fs::remove_dir_all(&metadata).map_err(|e| Error::io("remove", &metadata, e))?;
         let data = self.root.join("data").join(escape_for_file_name(name));
+        assert_confined(&data, &self.root.join("data"));
         if data.exists() {
             fs::remove_dir_all(&data).map_err(|e| Error::io("remove", &data, e))?;
         }
@@ -329,6 +361,8 @@ impl Catalog {
                 "tables cannot be created in the system database",
             ));
         }
+        check_name("database", database)?;
+        check_name("table", name)?;
         let _ddl = self.lock_ddl()?;
         let existing = self.find(database, name)?;
         if existing.is_some() && !or_replace {
@@ -340,22 +374,21 @@ impl Catalog {
                 format!("table {database}.{name} already exists"),
             ));
         }
-        // Check the definition opens (expressions compile) before anything reaches the disk.
-        let schema = table::table_schema(&definition);
-        for expr in &definition.partition_by {
-            crate::exec::expressions::TableExpression::compile(&self.functions, expr, &schema)?;
-        }
+        // The whole definition is checked before anything reaches the disk: a refused CREATE
+        // leaves nothing behind (and an OR REPLACE keeps the old table).
+        Table::validate(&definition, &self.functions)?;
         if let Some(old) = existing {
             self.remove_table_files(&old)?;
             self.write()?
                 .get_mut(database)
                 .map(|tables| tables.remove(name));
         }
-        publish_file(
-            &self.metadata_path(database, name),
-            definition.metadata_text().as_bytes(),
-        )?;
+        let metadata = definition.metadata_text();
         let table = self.open_table(database, name, definition)?;
+        if let Err(error) = publish_file(&self.metadata_path(database, name), metadata.as_bytes()) {
+            self.discard_new_table_dir(&table);
+            return Err(error);
+        }
         self.write()?
             .get_mut(database)
             .ok_or_else(|| unknown_database(database))?
@@ -363,12 +396,33 @@ impl Catalog {
         Ok(())
     }
 
+    /// Removes the data directory of a table whose CREATE failed after opening it (it holds no
+    /// part yet).
+    fn discard_new_table_dir(&self, table: &Table) {
+        let data = self.data_dir(&table.database, &table.name);
+        let database_data = self
+            .root
+            .join("data")
+            .join(escape_for_file_name(&table.database));
+        assert_confined(&data, &database_data);
+        if let Err(error) = fs::remove_dir_all(&data) {
+            tracing::warn!(dir = %data.display(), %error, "cannot remove the directory of a table that was not created");
+        }
+    }
+
     /// Removes a table's metadata file (durably) and then its data.
     fn remove_table_files(&self, table: &Table) -> Result<()> {
+        check_name("table", &table.name)?;
         let metadata = self.metadata_path(&table.database, &table.name);
+        assert_confined(&metadata, &self.metadata_dir(&table.database));
         fs::remove_file(&metadata).map_err(|e| Error::io("remove", &metadata, e))?;
         sync_path(&self.metadata_dir(&table.database))?;
         let data = self.data_dir(&table.database, &table.name);
+        let database_data = self
+            .root
+            .join("data")
+            .join(escape_for_file_name(&table.database));
+        assert_confined(&data, &database_data);
         // Renamed first so that a crash midway leaves no half-deleted table under the name.
         let trash = data.with_file_name(format!(
             "tmp_dropped_{}",
@@ -437,6 +491,32 @@ impl Catalog {
             .insert(to.1.to_string(), renamed);
         Ok(())
     }
+}
+
+/// What a table definition that could not be loaded at startup is renamed to end with.
+const BROKEN_SUFFIX: &str = ".sql.broken";
+
+/// Refuses a name that no file name can stand for on its own: an empty name would make a table's
+/// directory its database's, and a database's the root of all of them.
+fn check_name(kind: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::query(
+            ErrorCode::SYNTAX_ERROR,
+            format!("a {kind} name cannot be empty"),
+        ));
+    }
+    Ok(())
+}
+
+/// Asserts that `path`, about to be deleted, is one object's own directory or file: a non-empty
+/// name directly under `parent`.
+fn assert_confined(path: &Path, parent: &Path) {
+    assert!(
+        path.parent() == Some(parent) && file_name(path).is_some_and(|name| !name.is_empty()),
+        "refusing to delete {} outside {}",
+        path.display(),
+        parent.display()
+    );
 }
 
 fn unknown_database(name: &str) -> Error {

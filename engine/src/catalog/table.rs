@@ -61,6 +61,18 @@ impl Table {
         })
     }
 
+    /// Checks everything [`Table::open`] checks of a definition without touching the disk: column
+    /// types, keys, expressions, settings, the engine's arguments.
+    pub fn validate(definition: &TableDefinition, functions: &SessionState) -> Result<()> {
+        let schema = table_schema(definition);
+        let partition_key = definition
+            .partition_by
+            .iter()
+            .map(|expr| TableExpression::compile(functions, expr, &schema))
+            .collect::<Result<Vec<_>>>()?;
+        layout(definition, &partition_key).map(drop)
+    }
+
     /// The types of the partition key's values.
     pub fn partition_key_types(&self) -> &[DataType] {
         &self.data.layout().partition_key_types

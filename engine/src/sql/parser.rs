@@ -396,6 +396,11 @@ impl StatementParser<'_> {
     fn identifier(&mut self) -> Result<String> {
         let token = self.parser.next_token();
         match token.token {
+            // ClickHouse's lexer has no empty identifier: `` is a syntax error wherever a name goes.
+            Token::Word(word) if word.value.is_empty() => Err(Error::syntax(format!(
+                "syntax error: an empty identifier at {}",
+                token.span.start
+            ))),
             Token::Word(word) => Ok(word.value),
             other => Err(Error::syntax(format!(
                 "syntax error: expected an identifier, found {} at {}",

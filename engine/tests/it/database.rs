@@ -528,3 +528,97 @@ async fn system_tables_describe_the_catalog() {
     );
     assert_eq!(rows(&db, "SELECT COUNT(*) FROM system.one").await, one("1"));
 }
+
+/// Empty names are refused as ClickHouse refuses them (a syntax error), so that no DROP or
+/// TRUNCATE can name a whole database's directory, or the root of every database.
+#[tokio::test]
+async fn empty_names_are_refused_and_destroy_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    run(&db, "CREATE DATABASE other").await;
+    run(
+        &db,
+        "CREATE TABLE t (x UInt8) ENGINE = MergeTree ORDER BY x",
+    )
+    .await;
+    run(
+        &db,
+        "CREATE TABLE other.u (x UInt8) ENGINE = MergeTree ORDER BY x",
+    )
+    .await;
+    run(&db, "INSERT INTO t VALUES (1), (2)").await;
+    run(&db, "INSERT INTO other.u VALUES (3)").await;
+    for sql in [
+        "CREATE TABLE `` (x UInt8) ENGINE = MergeTree ORDER BY x",
+        "CREATE TABLE other.`` (x UInt8) ENGINE = MergeTree ORDER BY x",
+        "CREATE TABLE ``.t (x UInt8) ENGINE = MergeTree ORDER BY x",
+        "DROP TABLE ``",
+        "DROP TABLE IF EXISTS ``",
+        "TRUNCATE TABLE ``",
+        "CREATE DATABASE ``",
+        "DROP DATABASE ``",
+        "DROP DATABASE IF EXISTS ``",
+    ] {
+        assert_eq!(error_code(&db, sql).await, ErrorCode::SYNTAX_ERROR, "{sql}");
+    }
+    assert_eq!(rows(&db, "SELECT count() FROM t").await, one("2"));
+    assert_eq!(rows(&db, "SELECT count() FROM other.u").await, one("1"));
+    drop(db);
+    let db = open(dir.path());
+    assert_eq!(rows(&db, "SELECT count() FROM t").await, one("2"));
+    assert_eq!(rows(&db, "SELECT count() FROM other.u").await, one("1"));
+}
+
+/// A CREATE TABLE that is refused writes nothing (the server would otherwise refuse to start on
+/// its definition), and a definition that cannot be loaded at startup is set aside while every
+/// other table is served.
+#[tokio::test]
+async fn a_refused_create_leaves_nothing_and_a_broken_definition_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    run(
+        &db,
+        "CREATE TABLE kept (x UInt8) ENGINE = MergeTree ORDER BY x",
+    )
+    .await;
+    run(&db, "INSERT INTO kept VALUES (7)").await;
+    for sql in [
+        "CREATE TABLE refused (x UInt8, s AggregateFunction(groupBitmap, UInt64)) \
+         ENGINE = AggregatingMergeTree ORDER BY x",
+        "CREATE TABLE refused (x UInt8, s SimpleAggregateFunction(groupArrayArray, \
+         Array(UInt64))) ENGINE = AggregatingMergeTree ORDER BY x",
+    ] {
+        assert_eq!(
+            error_code(&db, sql).await,
+            ErrorCode::NOT_IMPLEMENTED,
+            "{sql}"
+        );
+    }
+    assert_eq!(rows(&db, "EXISTS TABLE refused").await, one("0"));
+    let metadata = dir.path().join("metadata/default");
+    assert!(!metadata.join("refused.sql").exists());
+    assert!(!dir.path().join("data/default/refused").exists());
+    drop(db);
+
+    // A definition this version cannot load (written by hand, or by another version).
+    std::fs::write(
+        metadata.join("broken.sql"),
+        "ATTACH TABLE broken (x UInt8, s AggregateFunction(groupBitmap, UInt64)) \
+         ENGINE = AggregatingMergeTree ORDER BY x\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("data/default/broken")).unwrap();
+    std::fs::write(metadata.join("garbled.sql"), "this is not SQL").unwrap();
+    let db = open(dir.path());
+    assert_eq!(rows(&db, "SELECT x FROM kept").await, one("7"));
+    assert_eq!(rows(&db, "EXISTS TABLE broken").await, one("0"));
+    assert!(metadata.join("broken.sql.broken").exists());
+    assert!(metadata.join("garbled.sql.broken").exists());
+    assert!(
+        dir.path().join("data/default/broken").is_dir(),
+        "its data stays in place"
+    );
+    drop(db);
+    let db = open(dir.path());
+    assert_eq!(rows(&db, "SELECT x FROM kept").await, one("7"));
+}

@@ -17,7 +17,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{Expr, Statement as SqlStatement};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use granary_protocol::types::field_for;
 use granary_protocol::{DataType, ErrorCode};
 
@@ -181,7 +181,7 @@ impl Inserter {
                 ),
             ));
         }
-        self.writer.push(batch).await
+        guarded(self.writer.push(batch)).await
     }
 
     /// Writes `batch` as one block of the insert, now: one part per partition, deduplicated by
@@ -196,13 +196,16 @@ impl Inserter {
                 ));
             }
         }
-        self.writer.push(batch).await?;
-        self.writer.flush().await
+        guarded(async {
+            self.writer.push(batch).await?;
+            self.writer.flush().await
+        })
+        .await
     }
 
     /// Writes what is gathered.
     pub async fn finish(self) -> Result<InsertSummary> {
-        self.writer.finish().await
+        guarded(self.writer.finish()).await
     }
 }
 
@@ -358,11 +361,19 @@ impl Session {
     /// Runs one statement. Queries stream; other statements return an empty result (or, for
     /// SHOW / DESCRIBE / EXISTS, a small one).
     pub async fn execute(&mut self, sql: &str) -> Result<QueryResult> {
-        self.run(parse_statement(sql)?).await
+        guarded(async { self.run(parse_statement(sql)?).await }).await
     }
 
     /// Runs one statement whose `$1`, `$2`, ... take the values of `parameters`.
     pub async fn execute_with(
+        &mut self,
+        sql: &str,
+        parameters: &[Parameter],
+    ) -> Result<QueryResult> {
+        guarded(self.execute_with_unguarded(sql, parameters)).await
+    }
+
+    async fn execute_with_unguarded(
         &mut self,
         sql: &str,
         parameters: &[Parameter],
@@ -387,6 +398,10 @@ impl Session {
     /// What a statement with `$n` parameters takes and returns, without running it: the type
     /// each parameter's place implies (`None` where nothing does) and the result columns.
     pub async fn prepare(&self, sql: &str) -> Result<Prepared> {
+        guarded(self.prepare_unguarded(sql)).await
+    }
+
+    async fn prepare_unguarded(&self, sql: &str) -> Result<Prepared> {
         let mut statement = parse_statement(sql)?;
         let mut types: Vec<Option<DataType>> = vec![None; parameters::count(&statement)?];
         for (index, data_type) in parameters::syntax_types(&statement) {
@@ -498,6 +513,15 @@ impl Session {
         context: &crate::postgres::PgContext,
         parameters: &[Parameter],
     ) -> Result<QueryResult> {
+        guarded(self.execute_postgres_unguarded(sql, context, parameters)).await
+    }
+
+    async fn execute_postgres_unguarded(
+        &self,
+        sql: &str,
+        context: &crate::postgres::PgContext,
+        parameters: &[Parameter],
+    ) -> Result<QueryResult> {
         let (state, plan) =
             crate::postgres::plan(&self.database.catalog, &self.current_database, context, sql)
                 .await?;
@@ -527,6 +551,14 @@ impl Session {
 
     /// What a query on PostgreSQL's catalogs takes and returns, without running it.
     pub async fn prepare_postgres(
+        &self,
+        sql: &str,
+        context: &crate::postgres::PgContext,
+    ) -> Result<Prepared> {
+        guarded(self.prepare_postgres_unguarded(sql, context)).await
+    }
+
+    async fn prepare_postgres_unguarded(
         &self,
         sql: &str,
         context: &crate::postgres::PgContext,
@@ -1279,13 +1311,38 @@ impl Stream for QueryResult {
         if !self.ready.is_empty() {
             return Poll::Ready(Some(Ok(self.ready.remove(0))));
         }
-        match self.stream.as_mut() {
-            None => Poll::Ready(None),
-            Some(stream) => stream
-                .poll_next_unpin(cx)
-                .map(|item| item.map(|result| result.map_err(Error::from))),
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Ready(None);
+        };
+        // A panic while computing the result costs this query only.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.poll_next_unpin(cx)))
+        {
+            Ok(polled) => polled.map(|item| item.map(|result| result.map_err(Error::from))),
+            Err(panic) => {
+                self.stream = None;
+                Poll::Ready(Some(Err(panicked(panic.as_ref()))))
+            }
         }
     }
+}
+
+/// Runs `work`, turning a panic inside it into a `LOGICAL_ERROR` for this statement only.
+async fn guarded<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(panicked(panic.as_ref())),
+    }
+}
+
+/// The error a caught panic becomes.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> Error {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+    tracing::error!(%message, "a query panicked");
+    Error::Logical(format!("the query failed on an internal error: {message}"))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod arithmetic;
 pub mod array_combinator;
 pub mod arrays;
 pub mod average;
+pub mod bounded;
 pub mod conversions;
 pub mod dates;
 pub mod decimals;

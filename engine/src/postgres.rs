@@ -704,6 +704,7 @@ pub async fn plan(
     context: &PgContext,
     sql: &str,
 ) -> Result<(SessionState, LogicalPlan)> {
+    crate::sql::limits::check(sql, &PostgreSqlDialect {})?;
     let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
         .map_err(|error| Error::query(ErrorCode::SYNTAX_ERROR, error.to_string()))?;
     let mut statement = match (statements.pop(), statements.is_empty()) {

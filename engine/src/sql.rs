@@ -9,6 +9,7 @@ pub mod casts;
 pub mod escapes;
 pub mod functions;
 pub mod limit_by;
+pub mod limits;
 pub mod names;
 pub mod parameters;
 pub mod parser;

@@ -4,8 +4,27 @@ use clap::Parser;
 use granary_server::{Config, Flags, Server};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+/// Stack of every runtime thread. Planning and evaluating an expression recurse over its tree;
+/// the engine refuses trees deeper than ClickHouse's limits (`max_ast_depth` 1000), and this is
+/// room for the deepest it accepts, with margin (only the pages a thread touches are committed).
+const THREAD_STACK_BYTES: usize = 64 << 20;
+
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK_BYTES)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve())
+}
+
+async fn serve() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("GRANARY_LOG").unwrap_or_else(|_| EnvFilter::new("info")),

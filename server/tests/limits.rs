@@ -61,3 +61,108 @@ async fn connections_past_max_connections_are_refused_with_each_protocols_error(
     again.simple_query("SELECT 1").await.unwrap();
     second.ping().await.unwrap();
 }
+
+/// Statements that once killed the server — deep or long expressions, a parameter number that
+/// sized an allocation, functions asked for 20 GB — each get an error over both protocols, and
+/// the same connections go on working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_statements_get_errors_and_the_server_lives() {
+    let server = ServerProcess::start();
+    let pg = server.connect("default").await.unwrap();
+    let mut native = Client::connect(native(&server)).await.unwrap();
+    let cases: Vec<(String, Option<ErrorCode>)> = vec![
+        (
+            format!("SELECT {}1", "1+".repeat(100_000)),
+            Some(ErrorCode::TOO_DEEP_AST),
+        ),
+        (
+            format!("SELECT {}1", "1+".repeat(2_000)),
+            Some(ErrorCode::TOO_DEEP_AST),
+        ),
+        (
+            format!("SELECT 1 WHERE {}", vec!["1=1"; 50_000].join(" AND ")),
+            Some(ErrorCode::SYNTAX_ERROR),
+        ),
+        (
+            format!(
+                "SELECT count() FROM numbers(10) WHERE {}",
+                vec!["number < 9"; 2_000].join(" AND ")
+            ),
+            Some(ErrorCode::TOO_DEEP_AST),
+        ),
+        (
+            format!("SELECT length({})", vec!["'a'"; 50_000].join(" || ")),
+            Some(ErrorCode::SYNTAX_ERROR),
+        ),
+        (
+            vec!["SELECT 1"; 5_000].join(" UNION ALL "),
+            Some(ErrorCode::TOO_DEEP_AST),
+        ),
+        (
+            format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            Some(ErrorCode::TOO_DEEP_RECURSION),
+        ),
+        (
+            "SELECT length(range(3000000000))".to_string(),
+            Some(ErrorCode::ARGUMENT_OUT_OF_BOUND),
+        ),
+        (
+            "SELECT length(repeat('ab', 3000000000))".to_string(),
+            Some(ErrorCode::TOO_LARGE_STRING_SIZE),
+        ),
+        // Wide is fine: as ClickHouse answers.
+        (
+            format!("SELECT length(concat({}))", vec!["'a'"; 10_000].join(",")),
+            None,
+        ),
+        (
+            format!(
+                "SELECT count() FROM numbers(10) WHERE {}",
+                vec!["number < 9"; 400].join(" AND ")
+            ),
+            None,
+        ),
+        (format!("SELECT {}1", "1+".repeat(100)), None),
+    ];
+    for (sql, expected) in &cases {
+        let shown = &sql[..sql.len().min(60)];
+        let started = std::time::Instant::now();
+        let answer = native.execute(sql).await;
+        match expected {
+            Some(code) => {
+                let error = answer.expect_err(shown);
+                assert_eq!(error.code(), *code, "{shown}: {error}");
+            }
+            None => {
+                answer.unwrap_or_else(|error| panic!("{shown}: {error}"));
+            }
+        }
+        let answer = pg.simple_query(sql).await;
+        assert_eq!(answer.is_err(), expected.is_some(), "{shown} over pgwire");
+        native.ping().await.unwrap();
+        pg.simple_query("SELECT 1").await.unwrap();
+        eprintln!("{:>6} ms  {shown}", started.elapsed().as_millis());
+    }
+    // A catalog query (PostgreSQL's dialect) with 20,000 ORs.
+    let ors = vec!["relname = 'x'"; 20_000].join(" OR ");
+    let error = pg
+        .simple_query(&format!(
+            "SELECT relname FROM pg_catalog.pg_class WHERE {ors}"
+        ))
+        .await
+        .unwrap_err();
+    assert!(error.as_db_error().is_some(), "{error}");
+    // A parameter number that once sized a 189 GB allocation, prepared then described.
+    let error = pg.prepare("SELECT $2147483648").await.unwrap_err();
+    let message = error.as_db_error().map(|db| db.message().to_string());
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("parameter number too large")),
+        "{error}"
+    );
+    let statement = pg.prepare("SELECT toString($1::Int32 + 1)").await.unwrap();
+    let row = pg.query_one(&statement, &[&41i32]).await.unwrap();
+    assert_eq!(row.get::<_, &str>(0), "42");
+    native.ping().await.unwrap();
+}

@@ -83,6 +83,16 @@ pub fn functions_state() -> SessionState {
         let _ =
             datafusion::execution::FunctionRegistry::register_udf(&mut state, Arc::new(function));
     }
+    // Functions whose result size an argument chooses check it before building the value.
+    let bounded: Vec<_> = state
+        .scalar_functions()
+        .values()
+        .filter_map(crate::functions::bounded::Bounded::wrap)
+        .collect();
+    for function in bounded {
+        let _ =
+            datafusion::execution::FunctionRegistry::register_udf(&mut state, Arc::new(function));
+    }
     state
 }
 

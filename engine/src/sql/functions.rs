@@ -339,15 +339,9 @@ pub fn map_function(expr: &mut Expr) {
             vec![number("1"), function_call("length", vec![array.clone()])],
         )),
         // ClickHouse's concat is NULL when an argument is; DataFusion's skips NULLs, `||` does not.
-        (_, "concat", Some(args)) if args.len() >= 2 => {
-            let mut args = args.iter().cloned();
-            let first = args.next().unwrap_or_else(|| string(""));
-            Some(args.fold(first, |left, right| Expr::BinaryOp {
-                left: Box::new(left),
-                op: BinaryOperator::StringConcat,
-                right: Box::new(right),
-            }))
-        }
+        // A balanced tree of `||` (concatenation is associative): its depth grows with the
+        // logarithm of the arguments, so concat of thousands of arguments nests shallowly.
+        (_, "concat", Some(args)) if args.len() >= 2 => Some(concatenated(args)),
         ("lagInFrame" | "leadInFrame", _, Some(args)) => shifted_in_frame(function, &name, args),
         ("transform", _, Some(args)) => transformed(args),
         _ => None,
@@ -357,6 +351,22 @@ pub fn map_function(expr: &mut Expr) {
         return;
     }
     rewrite_aggregate(function, &name, args);
+}
+
+/// `a || b || ...` over `args` (at least one), as a balanced tree.
+fn concatenated(args: &[Expr]) -> Expr {
+    match args {
+        [] => string(""),
+        [one] => one.clone(),
+        _ => {
+            let (left, right) = args.split_at(args.len() / 2);
+            Expr::BinaryOp {
+                left: Box::new(concatenated(left)),
+                op: BinaryOperator::StringConcat,
+                right: Box::new(concatenated(right)),
+            }
+        }
+    }
 }
 
 /// Aggregates: `uniqExact`, `argMin`/`argMax`, `groupUniqArray`, `quantile(p)`, `median`,

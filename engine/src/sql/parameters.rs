@@ -28,18 +28,28 @@ pub struct Parameter {
 
 /// The zero-based index of a placeholder (`$3` is 2).
 pub fn index(placeholder: &str) -> Result<usize> {
-    placeholder
+    let number = placeholder
         .strip_prefix('$')
-        .and_then(|digits| digits.parse::<usize>().ok())
+        .and_then(|digits| digits.parse::<u64>().ok())
         .filter(|number| *number >= 1)
-        .map(|number| number - 1)
         .ok_or_else(|| {
             Error::query(
                 ErrorCode::SYNTAX_ERROR,
                 format!("parameters are written $1, $2, ...; {placeholder} is not one"),
             )
-        })
+        })?;
+    if number > MAX_PARAMETERS as u64 {
+        // PostgreSQL's Bind carries at most 65535 values; nothing is sized by a larger number.
+        return Err(Error::query(
+            ErrorCode::SYNTAX_ERROR,
+            format!("parameter number too large: {placeholder} (at most ${MAX_PARAMETERS})"),
+        ));
+    }
+    Ok(number as usize - 1)
 }
+
+/// The most parameters a statement may have (PostgreSQL's protocol counts them in 16 bits).
+pub const MAX_PARAMETERS: usize = 65_535;
 
 fn placeholder(expr: &Expr) -> Option<&str> {
     match expr {

@@ -44,6 +44,7 @@ fn syntax(error: ParserError) -> Error {
 /// Parses one statement (a trailing `;` is allowed; several statements are not).
 pub fn parse_statement(sql: &str) -> Result<Statement> {
     let dialect = ClickHouseDialect {};
+    super::limits::check(sql, &dialect)?;
     let escaped = super::escapes::clickhouse_escapes(sql)?;
     let quoted = quoted_cast_types(escaped.as_ref());
     let limited = limit_by_forms(quoted.as_ref());

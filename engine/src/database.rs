@@ -1327,8 +1327,13 @@ impl Stream for QueryResult {
 }
 
 /// Runs `work`, turning a panic inside it into a `LOGICAL_ERROR` for this statement only.
+/// The statement's future lives on the heap: its state machine is large, and a caller's stack
+/// (2 MiB on a test or worker thread) should not have to hold it twice.
 async fn guarded<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+    match std::panic::AssertUnwindSafe(Box::pin(work))
+        .catch_unwind()
+        .await
+    {
         Ok(result) => result,
         Err(panic) => Err(panicked(panic.as_ref())),
     }

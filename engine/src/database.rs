@@ -361,7 +361,53 @@ impl Session {
     /// Runs one statement. Queries stream; other statements return an empty result (or, for
     /// SHOW / DESCRIBE / EXISTS, a small one).
     pub async fn execute(&mut self, sql: &str) -> Result<QueryResult> {
-        guarded(async { self.run(parse_statement(sql)?).await }).await
+        guarded(async { self.run_limited(parse_statement(sql)?).await }).await
+    }
+
+    /// Runs a statement under its `max_execution_time` (its own `SETTINGS` clause, else the
+    /// session's): planning and every later poll of its result fail with TIMEOUT_EXCEEDED once
+    /// the time is up, whichever front end runs it.
+    async fn run_limited(&mut self, statement: Statement) -> Result<QueryResult> {
+        let Some(limit) = self.execution_limit(&statement)? else {
+            return self.run(statement).await;
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        match tokio::time::timeout_at(deadline, self.run(statement)).await {
+            Ok(result) => Ok(result?.with_deadline(deadline, limit)),
+            Err(_) => Err(timeout_exceeded(limit)),
+        }
+    }
+
+    /// `max_execution_time` in seconds (0: none), from the statement's SETTINGS or the session.
+    fn execution_limit(&self, statement: &Statement) -> Result<Option<std::time::Duration>> {
+        let own = match statement {
+            Statement::Query(query) => match query.as_ref() {
+                SqlStatement::Query(query) => query.settings.as_ref().and_then(|settings| {
+                    settings
+                        .iter()
+                        .find(|setting| setting.key.value == "max_execution_time")
+                        .map(|setting| setting_value(&setting.value))
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        let text = match own.transpose()? {
+            Some(crate::catalog::settings::SettingValue::Number(text))
+            | Some(crate::catalog::settings::SettingValue::String(text)) => Some(text),
+            None => self.settings.get("max_execution_time").cloned(),
+        };
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        let seconds: f64 = text.trim().parse().map_err(|_| {
+            Error::query(
+                ErrorCode::CANNOT_PARSE_NUMBER,
+                format!("max_execution_time must be a number of seconds, not {text}"),
+            )
+        })?;
+        Ok((seconds > 0.0 && seconds.is_finite())
+            .then(|| std::time::Duration::from_secs_f64(seconds.min(1e9))))
     }
 
     /// Runs one statement whose `$1`, `$2`, ... take the values of `parameters`.
@@ -392,7 +438,7 @@ impl Session {
         parameters::substitute(&mut statement, &|index| {
             parameters::literal(&parameters[index]).map(Some)
         })?;
-        self.run(statement).await
+        self.run_limited(statement).await
     }
 
     /// What a statement with `$n` parameters takes and returns, without running it: the type
@@ -1192,6 +1238,8 @@ pub struct QueryResult {
     ready: Vec<RecordBatch>,
     stats: Arc<QueryStats>,
     written_rows: u64,
+    /// `max_execution_time`: when the stream stops with TIMEOUT_EXCEEDED, and the limit.
+    deadline: Option<(Pin<Box<tokio::time::Sleep>>, std::time::Duration)>,
 }
 
 impl std::fmt::Debug for QueryResult {
@@ -1210,7 +1258,14 @@ impl QueryResult {
             ready: Vec::new(),
             stats: Arc::new(QueryStats::default()),
             written_rows: 0,
+            deadline: None,
         }
+    }
+
+    /// The result, failing with TIMEOUT_EXCEEDED at `deadline`.
+    fn with_deadline(mut self, deadline: tokio::time::Instant, limit: std::time::Duration) -> Self {
+        self.deadline = Some((Box::pin(tokio::time::sleep_until(deadline)), limit));
+        self
     }
 
     fn streaming(stream: SendableRecordBatchStream, stats: Arc<QueryStats>) -> QueryResult {
@@ -1238,6 +1293,7 @@ impl QueryResult {
             ready: Vec::new(),
             stats,
             written_rows: 0,
+            deadline: None,
         }
     }
 
@@ -1248,6 +1304,7 @@ impl QueryResult {
             ready: vec![batch],
             stats: Arc::new(QueryStats::default()),
             written_rows: 0,
+            deadline: None,
         }
     }
 
@@ -1311,6 +1368,16 @@ impl Stream for QueryResult {
         if !self.ready.is_empty() {
             return Poll::Ready(Some(Ok(self.ready.remove(0))));
         }
+        let streaming = self.stream.is_some();
+        if let Some((sleep, limit)) = self.deadline.as_mut()
+            && streaming
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            let limit = *limit;
+            self.stream = None;
+            self.deadline = None;
+            return Poll::Ready(Some(Err(timeout_exceeded(limit))));
+        }
         let Some(stream) = self.stream.as_mut() else {
             return Poll::Ready(None);
         };
@@ -1337,6 +1404,17 @@ async fn guarded<T>(work: impl std::future::Future<Output = Result<T>>) -> Resul
         Ok(result) => result,
         Err(panic) => Err(panicked(panic.as_ref())),
     }
+}
+
+/// What a statement past its `max_execution_time` fails with (ClickHouse's words).
+fn timeout_exceeded(limit: std::time::Duration) -> Error {
+    Error::query(
+        ErrorCode::TIMEOUT_EXCEEDED,
+        format!(
+            "Timeout exceeded: maximum: {} seconds (max_execution_time)",
+            limit.as_secs_f64()
+        ),
+    )
 }
 
 /// The error a caught panic becomes.

@@ -94,3 +94,45 @@ async fn an_inserter_takes_text_columns_and_writes_one_part_at_finish() {
     );
     assert!(session.insert_into(None, "missing", &[]).is_err());
 }
+
+/// `max_execution_time` belongs to the session, so every front end gets it: from the statement's
+/// own SETTINGS clause or from a SET, a long query fails with TIMEOUT_EXCEEDED in about that time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_execution_time_stops_a_query_from_settings_or_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = open(dir.path());
+    let mut session = database.session();
+    let long = "SELECT count() FROM numbers(100000000000) WHERE number % 7 = 3";
+    let run = async |session: &mut granary_engine::Session, sql: &str| {
+        let started = std::time::Instant::now();
+        let outcome = match session.execute(sql).await {
+            Ok(result) => result.collect().await.map(drop),
+            Err(error) => Err(error),
+        };
+        (outcome, started.elapsed())
+    };
+    let (outcome, elapsed) = run(
+        &mut session,
+        &format!("{long} SETTINGS max_execution_time = 0.5"),
+    )
+    .await;
+    assert_eq!(
+        outcome.unwrap_err().code(),
+        ErrorCode::TIMEOUT_EXCEEDED,
+        "from SETTINGS"
+    );
+    assert!(elapsed.as_secs() < 10, "{elapsed:?}");
+    session
+        .execute("SET max_execution_time = 0.5")
+        .await
+        .unwrap();
+    let (outcome, elapsed) = run(&mut session, long).await;
+    assert_eq!(
+        outcome.unwrap_err().code(),
+        ErrorCode::TIMEOUT_EXCEEDED,
+        "from SET"
+    );
+    assert!(elapsed.as_secs() < 10, "{elapsed:?}");
+    let (outcome, _) = run(&mut session, "SELECT 1").await;
+    outcome.unwrap();
+}

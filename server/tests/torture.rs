@@ -43,7 +43,7 @@ impl Rng {
 /// Block `b`'s rows: `i` in `0..rows`; partition `p` is `b % 3`, except that every seventh block
 /// spans two partitions (one insert, two parts, all or nothing).
 fn block(b: u64, rows: u32) -> RecordBatch {
-    let spans = b % 7 == 0;
+    let spans = b.is_multiple_of(7);
     let partitions: ArrayRef = Arc::new(UInt8Array::from_iter_values(
         (0..rows).map(|i| if spans { (i % 2) as u8 } else { (b % 3) as u8 }),
     ));
@@ -309,18 +309,19 @@ async fn acknowledged_blocks_survive_kills_and_restarts_exactly_once() {
         let mut client = Client::connect(options(restarted.native_addr))
             .await
             .unwrap();
-        let ledger_now = ledger.lock().unwrap();
-        check_blocks(&ledger_now, &present(&mut client).await, round, false);
+        let present_now = present(&mut client).await;
+        check_blocks(&ledger.lock().unwrap(), &present_now, round, false);
         max_parts = max_parts.max(check_parts(&mut client, round).await);
         // Every block this round sent, again with its token: each ends up exactly once, whether
         // its first try landed or not.
-        let again: Vec<(u64, u32)> = ledger_now
+        let again: Vec<(u64, u32)> = ledger
+            .lock()
+            .unwrap()
             .rows
             .iter()
             .filter(|(b, _)| **b / WRITERS >= start[(**b % WRITERS) as usize])
             .map(|(b, rows)| (*b, *rows))
             .collect();
-        drop(ledger_now);
         for (b, rows) in again {
             client
                 .insert("t", &[block(b, rows)], &insert_options(b))

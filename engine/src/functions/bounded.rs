@@ -95,7 +95,7 @@ impl Bounded {
                         u128::from(inclusive && span == 0)
                     } else {
                         let span = span as u128;
-                        span.div_ceil(step) + u128::from(inclusive && span % step == 0)
+                        span.div_ceil(step) + u128::from(inclusive && span.is_multiple_of(step))
                     };
                     total = total.saturating_add(u64::try_from(count).unwrap_or(u64::MAX));
                     if total > RANGE_MAX_ELEMENTS {

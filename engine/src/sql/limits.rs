@@ -160,10 +160,8 @@ pub fn check(sql: &str, dialect: &dyn Dialect) -> Result<()> {
                 };
                 levels.push(Level::new(cost, if called { 2 } else { 0 }));
             }
-            Token::RParen | Token::RBracket | Token::RBrace => {
-                if levels.len() > 1 {
-                    levels.pop();
-                }
+            Token::RParen | Token::RBracket | Token::RBrace if levels.len() > 1 => {
+                levels.pop();
             }
             Token::Comma => {
                 if let Some(level) = levels.last_mut() {
@@ -171,7 +169,9 @@ pub fn check(sql: &str, dialect: &dyn Dialect) -> Result<()> {
                 }
             }
             Token::Word(word) => {
-                let level = levels.last_mut().expect("the outermost level stays");
+                let Some(level) = levels.last_mut() else {
+                    continue;
+                };
                 match word.keyword {
                     Keyword::SELECT if matches!(previous, Some(Token::LParen)) => {
                         level.parser_depth += SUBQUERY_DEPTH;

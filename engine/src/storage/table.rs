@@ -440,10 +440,10 @@ impl TableData {
                 // Not acknowledged: take back what was published and the record that vouches for
                 // it, so that the insert is all or nothing and a retry writes it again.
                 self.withdraw(&published);
-                if let Some(id) = block_id {
-                    if let Err(error) = dedup.forget(id) {
-                        tracing::error!(%error, "cannot take back the dedup record of a failed insert");
-                    }
+                if let Some(id) = block_id
+                    && let Err(error) = dedup.forget(id)
+                {
+                    tracing::error!(%error, "cannot take back the dedup record of a failed insert");
                 }
                 drop(dedup);
                 self.discard(&prepared[published.len()..]);

@@ -46,6 +46,12 @@ pub struct DatabaseOptions {
     pub background_merges: bool,
     /// The merge scheduler's settings.
     pub merges: SchedulerSettings,
+    /// `max_server_memory_usage`: what all queries together may hold, in bytes (0: 90% of the
+    /// machine's memory, ClickHouse's default share).
+    pub max_server_memory_usage: usize,
+    /// The default `max_memory_usage` of a query, in bytes (0: half the machine's memory); a
+    /// session's or statement's setting overrides it (0 there: only the server's bound).
+    pub max_memory_usage: usize,
 }
 
 impl Default for DatabaseOptions {
@@ -53,6 +59,8 @@ impl Default for DatabaseOptions {
         DatabaseOptions {
             background_merges: true,
             merges: SchedulerSettings::default(),
+            max_server_memory_usage: 0,
+            max_memory_usage: 0,
         }
     }
 }
@@ -80,6 +88,10 @@ pub struct InsertSummary {
 pub struct Database {
     catalog: Arc<Catalog>,
     state: SessionState,
+    /// What every query's memory pool draws from (`max_server_memory_usage`).
+    memory: Arc<crate::exec::memory::ServerMemory>,
+    /// A query's `max_memory_usage` when its session sets none.
+    query_memory: usize,
 }
 
 impl Database {
@@ -95,7 +107,21 @@ impl Database {
             .then(|| MergeScheduler::start(options.merges.clone()));
         let catalog = Arc::new(Catalog::open(path.as_ref(), functions_state(), merges)?);
         let state = query_state(Arc::clone(&catalog));
-        Ok(Database { catalog, state })
+        let machine = crate::exec::memory::physical_memory();
+        let server_limit = match options.max_server_memory_usage {
+            0 => machine / 10 * 9,
+            limit => limit,
+        };
+        let query_limit = match options.max_memory_usage {
+            0 => machine / 2,
+            limit => limit,
+        };
+        Ok(Database {
+            catalog,
+            state,
+            memory: crate::exec::memory::ServerMemory::new(server_limit),
+            query_memory: query_limit,
+        })
     }
 
     /// The catalog (databases and tables).
@@ -897,10 +923,57 @@ impl Session {
     }
 
     async fn query(&self, statement: SqlStatement) -> Result<QueryResult> {
+        let memory = self.query_memory(&statement)?;
         let (state, plan, stats) = self.plan(statement).await?;
         let frame = DataFrame::new(state, plan);
-        let stream = frame.execute_stream().await.map_err(table_errors)?;
+        let runtime = frame.task_ctx().runtime_env();
+        let runtime = datafusion::execution::runtime_env::RuntimeEnv {
+            memory_pool: Arc::new(memory),
+            disk_manager: Arc::clone(&runtime.disk_manager),
+            cache_manager: Arc::clone(&runtime.cache_manager),
+            object_store_registry: Arc::clone(&runtime.object_store_registry),
+        };
+        let task = Arc::new(frame.task_ctx().with_runtime(Arc::new(runtime)));
+        let plan = frame.create_physical_plan().await.map_err(table_errors)?;
+        let stream = datafusion::physical_plan::execute_stream(plan, task).map_err(table_errors)?;
         Ok(QueryResult::streaming(stream, stats))
+    }
+
+    /// The memory pool of one query: `max_memory_usage` from its SETTINGS clause, else the
+    /// session's, else the database's default (0: bounded by the server's limit only).
+    fn query_memory(&self, statement: &SqlStatement) -> Result<crate::exec::memory::QueryMemory> {
+        let own = match statement {
+            SqlStatement::Query(query) => query.settings.as_ref().and_then(|settings| {
+                settings
+                    .iter()
+                    .find(|setting| setting.key.value == "max_memory_usage")
+                    .map(|setting| setting_value(&setting.value))
+            }),
+            _ => None,
+        };
+        let text = match own.transpose()? {
+            Some(crate::catalog::settings::SettingValue::Number(text))
+            | Some(crate::catalog::settings::SettingValue::String(text)) => Some(text),
+            None => self.settings.get("max_memory_usage").cloned(),
+        };
+        let server = &self.database.memory;
+        let limit = match text {
+            None => self.database.query_memory,
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(0) => server.limit(),
+                Ok(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
+                Err(_) => {
+                    return Err(Error::query(
+                        ErrorCode::CANNOT_PARSE_NUMBER,
+                        format!("max_memory_usage must be a number of bytes, not {text}"),
+                    ));
+                }
+            },
+        };
+        Ok(crate::exec::memory::QueryMemory::new(
+            limit.min(server.limit()),
+            server,
+        ))
     }
 
     /// The logical plan of a query, with the state to run it in.

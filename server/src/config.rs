@@ -57,6 +57,12 @@ pub struct Config {
     /// Most client connections open at once, over all front ends (ClickHouse's
     /// `max_connections`); one more is refused with a clear error.
     pub max_connections: usize,
+    /// What all queries together may hold, in bytes (ClickHouse's `max_server_memory_usage`;
+    /// 0: 90% of the machine's memory).
+    pub max_server_memory_usage: usize,
+    /// A query's default `max_memory_usage`, in bytes (0: half the machine's memory); a `SET` or
+    /// a statement's `SETTINGS` overrides it.
+    pub max_memory_usage: usize,
     /// Background merge threads (ClickHouse's `background_pool_size`).
     pub background_pool_size: usize,
     /// The merge selector's first sleep after a round that found nothing, in ms (ClickHouse's
@@ -78,6 +84,8 @@ impl Default for Config {
             native_packet_bytes_max: 1 << 30,
             shutdown_timeout_seconds: 30,
             max_connections: 4096,
+            max_server_memory_usage: 0,
+            max_memory_usage: 0,
             background_pool_size: 2,
             merge_selecting_sleep_ms: 5_000,
             max_merge_selecting_sleep_ms: 60_000,
@@ -119,6 +127,8 @@ impl Config {
     pub fn database_options(&self) -> granary_engine::DatabaseOptions {
         let mut options = granary_engine::DatabaseOptions::default();
         options.merges.threads = self.background_pool_size.max(1);
+        options.max_server_memory_usage = self.max_server_memory_usage;
+        options.max_memory_usage = self.max_memory_usage;
         options.merges.sleep_min = std::time::Duration::from_millis(self.merge_selecting_sleep_ms);
         options.merges.sleep_max = std::time::Duration::from_millis(
             self.max_merge_selecting_sleep_ms

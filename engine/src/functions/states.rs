@@ -93,6 +93,11 @@ pub trait State: Debug + Send + Sync {
     fn write(&self, out: &mut Vec<u8>) -> Result<()>;
     /// The function's result, of the Arrow type of [`StateFunction::result_type`].
     fn result(&self) -> Result<ScalarValue>;
+    /// Heap bytes the state holds beyond its own size (what the query's memory pool counts):
+    /// states that grow with their input report it.
+    fn memory(&self) -> usize {
+        0
+    }
 }
 
 /// An aggregate function with its argument types: what an `AggregateFunction(f, T...)` type names.
@@ -630,7 +635,7 @@ impl Accumulator for StateAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self)
+        std::mem::size_of_val(self) + self.state.memory()
     }
 }
 

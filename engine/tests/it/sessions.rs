@@ -136,3 +136,55 @@ async fn max_execution_time_stops_a_query_from_settings_or_set() {
     let (outcome, _) = run(&mut session, "SELECT 1").await;
     outcome.unwrap();
 }
+
+/// `max_memory_usage` bounds what a query's operators hold: past it, the query fails with
+/// MEMORY_LIMIT_EXCEEDED (or spills, where DataFusion can), and the session goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_memory_usage_bounds_a_query_from_settings_or_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = open(dir.path());
+    let mut session = database.session();
+    let big = "SELECT length(groupArray(number)) FROM numbers(10000000)";
+    let code =
+        async |session: &mut granary_engine::Session, sql: &str| match session.execute(sql).await {
+            Ok(result) => result.collect().await.err().map(|error| error.code()),
+            Err(error) => Some(error.code()),
+        };
+    assert_eq!(
+        code(
+            &mut session,
+            &format!("{big} SETTINGS max_memory_usage = 10000000")
+        )
+        .await,
+        Some(ErrorCode::MEMORY_LIMIT_EXCEEDED)
+    );
+    assert_eq!(
+        code(&mut session, big).await,
+        None,
+        "the default is far larger"
+    );
+    session
+        .execute("SET max_memory_usage = 10000000")
+        .await
+        .unwrap();
+    assert_eq!(
+        code(&mut session, big).await,
+        Some(ErrorCode::MEMORY_LIMIT_EXCEEDED)
+    );
+    // A sort that does not fit spills to disk and answers.
+    let rows = session
+        .execute(
+            "SELECT sum(x) FROM (SELECT number * 7 % 1000003 AS x FROM numbers(3000000) \
+             ORDER BY x LIMIT 2000000)",
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    match rows {
+        Ok(rows) => assert_eq!(cells(&rows).len(), 1),
+        Err(error) => assert_eq!(error.code(), ErrorCode::MEMORY_LIMIT_EXCEEDED, "{error}"),
+    }
+    session.execute("SET max_memory_usage = 0").await.unwrap();
+    assert_eq!(code(&mut session, big).await, None);
+}

@@ -42,9 +42,12 @@ fn io(source: std::io::Error) -> granary_protocol::Error {
 /// Runs `query`. `Err` only for failures of the connection itself (the caller closes it); a
 /// failing query is answered with an Exception and `Ok`.
 pub async fn run(connection: &mut Connection, query: Query) -> ProtocolResult<()> {
+    // A compressed INSERT block may decompress to at most the packet bound (the config's
+    // native_packet_bytes_max), checked frame by frame before anything is allocated.
     let context = Context {
         compression: query.compression,
         ..Context::new(connection.revision)
+            .with_block_bytes_max(connection.reader.packet_bytes_max())
     };
     let external_tables = read_external_tables(connection, &context).await?;
     let mut restore = Restore::default();

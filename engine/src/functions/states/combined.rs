@@ -122,6 +122,11 @@ impl UniqCombined {
 }
 
 impl State for UniqCombined {
+    fn memory(&self) -> usize {
+        self.exact.capacity() * (std::mem::size_of::<u64>() + 1)
+            + self.sketch.as_ref().map_or(0, |_| 1 << self.precision)
+    }
+
     fn add(&mut self, arguments: &[ArrayRef]) -> Result<()> {
         let hashed = self.key_of == KeyOf::Bytes;
         let narrow = !self.wide;

@@ -46,6 +46,13 @@ impl GroupArray {
 }
 
 impl State for GroupArray {
+    fn memory(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|chunk| chunk.get_array_memory_size())
+            .sum()
+    }
+
     fn add(&mut self, arguments: &[ArrayRef]) -> Result<()> {
         let values = conformed(&self.element, &arguments[0])?;
         self.push(values);

@@ -69,6 +69,10 @@ fn present_rows(arguments: &[ArrayRef]) -> Result<Option<BooleanArray>> {
 }
 
 impl State for NullSkipping {
+    fn memory(&self) -> usize {
+        self.inner.memory()
+    }
+
     fn add(&mut self, arguments: &[ArrayRef]) -> Result<()> {
         let arguments = match present_rows(arguments)? {
             Some(mask) => arguments

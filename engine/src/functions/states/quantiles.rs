@@ -210,6 +210,13 @@ fn from_f64(value: f64, to: &ArrowType) -> Result<ScalarValue> {
 }
 
 impl State for Quantiles {
+    fn memory(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|chunk| chunk.get_array_memory_size())
+            .sum()
+    }
+
     fn add(&mut self, arguments: &[ArrayRef]) -> Result<()> {
         if !arguments[0].is_empty() {
             self.chunks.push(conformed(&self.data_type, &arguments[0])?);

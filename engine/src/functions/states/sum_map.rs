@@ -80,6 +80,10 @@ impl SumMap {
 }
 
 impl State for SumMap {
+    fn memory(&self) -> usize {
+        self.sums.capacity() * 2 * std::mem::size_of::<ScalarValue>()
+    }
+
     fn add(&mut self, arguments: &[ArrayRef]) -> Result<()> {
         let (Some(keys), Some(values)) = (
             arguments[0].as_list_opt::<i32>(),

@@ -131,6 +131,11 @@ impl TopK {
 }
 
 impl State for TopK {
+    fn memory(&self) -> usize {
+        self.counters.capacity()
+            * (std::mem::size_of::<ScalarValue>() + std::mem::size_of::<Counter>())
+    }
+
     fn add(&mut self, arguments: &[ArrayRef]) -> Result<()> {
         let values = conformed(&self.data_type, &arguments[0])?;
         for row in 0..values.len() {

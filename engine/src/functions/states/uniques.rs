@@ -193,6 +193,10 @@ impl Uniq {
 }
 
 impl State for Uniq {
+    fn memory(&self) -> usize {
+        self.hashes.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
+
     fn add(&mut self, arguments: &[ArrayRef]) -> Result<()> {
         for key in self.key_of.keys(&self.data_type, &arguments[0])? {
             self.insert(mix(key));
@@ -264,6 +268,10 @@ impl UniqExact {
 }
 
 impl State for UniqExact {
+    fn memory(&self) -> usize {
+        self.values.capacity() * (std::mem::size_of::<u128>() + 1)
+    }
+
     fn add(&mut self, arguments: &[ArrayRef]) -> Result<()> {
         let values = conformed(&self.data_type, &arguments[0])?;
         if self.hashed {

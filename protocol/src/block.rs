@@ -11,7 +11,7 @@ use arrow_array::{RecordBatch, RecordBatchOptions, new_empty_array};
 use arrow_schema::{Field, Schema};
 
 use crate::ErrorCode;
-use crate::column::{read_native, write_native};
+use crate::column::{ZERO_WIDTH_ROWS_MAX, min_row_bytes, read_native, write_native};
 use crate::error::{Error, Result};
 use crate::io::{Cursor, write_string, write_var_uint};
 use crate::types::{DataType, field_clickhouse_type, field_for};
@@ -22,6 +22,21 @@ pub const REVISION_BLOCK_INFO: u64 = 51903;
 pub const REVISION_CUSTOM_SERIALIZATION: u64 = 54454;
 /// Most columns one block may declare (a bound on what a peer can make us allocate).
 pub const BLOCK_COLUMNS_MAX: usize = 100_000;
+/// Most rows one block may declare: ClickHouse's `NativeReader` refuses more ("Suspiciously many
+/// rows in Native format", `TOO_LARGE_ARRAY_SIZE`). The bytes left bound a block's rows far more
+/// tightly: every column is checked against them (see [`crate::column::min_row_bytes`]) before its
+/// data is read, and a block of only zero-width columns is bounded by
+/// [`crate::column::ZERO_WIDTH_ROWS_MAX`].
+pub const BLOCK_ROWS_MAX: u64 = 1_000_000_000_000;
+/// Longest column type name accepted in a block: parsing a name costs memory in proportion to its
+/// length (a `Tuple` of 100 000 elements is ~600 KiB of text), so a peer's name is bounded before
+/// it is parsed. 1 MiB holds an `Enum16` of every value with 10-byte names.
+pub const TYPE_NAME_BYTES_MAX: usize = 1 << 20;
+/// Most type nodes (`Array(UInt8)` is two, a `Tuple` one plus its elements') all the columns of one
+/// block may have. Each node costs ~0.8 KiB as a decoded column (its Arrow field, array and
+/// type), whatever the rows, so this caps a block's fixed cost at ~160 MiB however its bytes are
+/// spent: on many columns ([`BLOCK_COLUMNS_MAX`], at two nodes each) or on wide tuples.
+pub const BLOCK_TYPE_NODES_MAX: usize = 2 * BLOCK_COLUMNS_MAX;
 
 /// The BlockInfo fields ClickHouse defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,13 +131,47 @@ pub fn decode_block(input: &mut Cursor<'_>, revision: u64) -> Result<Block> {
         ErrorCode::TOO_MANY_COLUMNS,
     )?;
     let rows = input.read_var_uint("block row count")?;
+    if rows > BLOCK_ROWS_MAX {
+        return Err(Error::TooLarge {
+            what: "rows of a block",
+            size: rows,
+            max: BLOCK_ROWS_MAX,
+            code: ErrorCode::TOO_LARGE_ARRAY_SIZE,
+        });
+    }
+    if columns == 0 && rows != 0 {
+        return Err(Error::incorrect(format!(
+            "zero columns but {rows} rows in a Native block"
+        )));
+    }
     let rows =
         usize::try_from(rows).map_err(|_| Error::incorrect(format!("block of {rows} rows")))?;
+    // Each column takes at least its name's and its type's lengths (a byte each).
+    input.expect_items(columns as u64, 2, "block columns")?;
     let mut fields: Vec<Field> = Vec::with_capacity(columns);
     let mut arrays = Vec::with_capacity(columns);
+    // Whether some column takes bytes per row, so that the input bounds `rows`.
+    let mut rows_backed = false;
+    let mut nodes_left = BLOCK_TYPE_NODES_MAX;
     for _ in 0..columns {
         let name = input.read_str("column name")?;
-        let data_type = DataType::parse(input.read_str("column type")?)?;
+        let type_name = input.read_str("column type")?;
+        if type_name.len() > TYPE_NAME_BYTES_MAX {
+            return Err(Error::TooLarge {
+                what: "column type name bytes",
+                size: type_name.len() as u64,
+                max: TYPE_NAME_BYTES_MAX as u64,
+                code: ErrorCode::TOO_LARGE_STRING_SIZE,
+            });
+        }
+        let data_type = DataType::parse(type_name)?;
+        let nodes = type_nodes(&data_type);
+        nodes_left = nodes_left.checked_sub(nodes).ok_or(Error::TooLarge {
+            what: "type nodes of a block's columns",
+            size: (BLOCK_TYPE_NODES_MAX - nodes_left + nodes) as u64,
+            max: BLOCK_TYPE_NODES_MAX as u64,
+            code: ErrorCode::TOO_BIG_AST,
+        })?;
         if revision >= REVISION_CUSTOM_SERIALIZATION
             && input.read_u8("has_custom_serialization")? != 0
         {
@@ -131,6 +180,10 @@ pub fn decode_block(input: &mut Cursor<'_>, revision: u64) -> Result<Block> {
             )));
         }
         let array = if rows > 0 {
+            // Refused before any decoder sizes a buffer by `rows`: the column cannot be here.
+            let width = min_row_bytes(&data_type);
+            input.expect_items(rows as u64, width, "column data")?;
+            rows_backed |= width > 0;
             read_native(&data_type, rows, input)?
         } else {
             new_empty_array(&data_type.to_arrow())
@@ -144,9 +197,34 @@ pub fn decode_block(input: &mut Cursor<'_>, revision: u64) -> Result<Block> {
         fields.push(field_for(name, &data_type));
         arrays.push(array);
     }
+    if rows > ZERO_WIDTH_ROWS_MAX && !rows_backed {
+        return Err(Error::TooLarge {
+            what: "rows of a block whose columns take no bytes per row",
+            size: rows as u64,
+            max: ZERO_WIDTH_ROWS_MAX as u64,
+            code: ErrorCode::TOO_LARGE_ARRAY_SIZE,
+        });
+    }
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     let batch = RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)?;
     Ok(Block { info, batch })
+}
+
+/// The nodes of a type tree (see [`BLOCK_TYPE_NODES_MAX`]).
+fn type_nodes(data_type: &DataType) -> usize {
+    1 + match data_type {
+        DataType::Nullable(inner)
+        | DataType::LowCardinality(inner)
+        | DataType::Array(inner)
+        | DataType::SimpleAggregateFunction(_, inner) => type_nodes(inner),
+        DataType::Map(key, value) => type_nodes(key) + type_nodes(value),
+        DataType::Tuple(elements) => elements
+            .iter()
+            .map(|element| type_nodes(&element.data_type))
+            .sum(),
+        DataType::AggregateFunction(function) => function.arguments.iter().map(type_nodes).sum(),
+        _ => 0,
+    }
 }
 
 #[cfg(test)]

@@ -75,7 +75,8 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// How long the client waits for the server's next packet.
     pub receive_timeout: Duration,
-    /// The largest packet accepted from the server, in bytes.
+    /// The largest packet accepted from the server, in bytes, and the largest block once
+    /// decompressed.
     pub packet_bytes_max: usize,
     /// Retries of connection failures (connecting, and inserts, which resend with their token).
     pub retry: RetryPolicy,

@@ -35,6 +35,33 @@ compile_error!(
     "Granary's codecs copy little-endian values directly and need a little-endian machine"
 );
 
+/// Most rows (or array elements) accepted for a type that takes no bytes per row (`Tuple()` and
+/// tuples of them): nothing in the input bounds such a count, so this constant does. 2^24 rows is
+/// 16x ClickHouse's default `max_insert_block_size` (1 048 449), and a consumer that materializes a
+/// UInt64 per such row stays at 128 MiB.
+pub const ZERO_WIDTH_ROWS_MAX: usize = 1 << 24;
+
+/// The fewest bytes one row of `data_type` takes in a Native stream: a lower bound to check a row
+/// or element count read from the input against the bytes left, before anything is sized by it.
+/// Zero only for types that hold nothing per row (`Tuple()` and tuples of them).
+pub fn min_row_bytes(data_type: &DataType) -> usize {
+    match data_type {
+        // The null map byte, then the nested value.
+        DataType::Nullable(inner) => 1usize.saturating_add(min_row_bytes(inner)),
+        // At least a one-byte index per row (the chunk headers and keys come on top).
+        DataType::LowCardinality(_) => 1,
+        // One UInt64 size or offset per row.
+        DataType::Array(_) | DataType::Map(..) => 8,
+        DataType::Tuple(elements) => elements.iter().fold(0usize, |sum, element| {
+            sum.saturating_add(min_row_bytes(&element.data_type))
+        }),
+        // A VarUInt length; a '0' byte per row; every state layout Granary reads takes a byte.
+        DataType::String | DataType::Nothing | DataType::AggregateFunction(_) => 1,
+        DataType::SimpleAggregateFunction(_, inner) => min_row_bytes(inner),
+        other => other.fixed_width().unwrap_or(1),
+    }
+}
+
 /// How `Array` and `Map` sizes are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArraySizes {

@@ -26,8 +26,19 @@ use crate::io::Cursor;
 pub const CHECKSUM_BYTES: usize = 16;
 /// Bytes of the method byte and the two sizes.
 pub const HEADER_BYTES: usize = 9;
-/// ClickHouse refuses frames larger than this (`DBMS_MAX_COMPRESSED_SIZE`, 1 GiB).
+/// ClickHouse refuses frames larger than this (`DBMS_MAX_COMPRESSED_SIZE`, 1 GiB), compressed or
+/// decompressed ("Too large size_decompressed").
 pub const FRAME_BYTES_MAX: usize = 1 << 30;
+/// The default bound on the decompressed bytes a peer may declare: for one frame
+/// ([`decompress_frame`], [`CompressedReader`]) and for one block of a Data packet
+/// ([`crate::packet::Context::block_bytes_max`]). A declared size is allocated before the payload
+/// proves it, so this caps what a few bytes can make us allocate; ClickHouse writes frames of at
+/// most `max_compress_block_size` (1 MiB) and Granary's blocks stay far below it. Callers that
+/// trust their input more (or less) pass their own bound.
+pub const DECOMPRESSED_BYTES_MAX_DEFAULT: usize = 128 << 20;
+/// The most an LZ4 block can expand: each byte of a match length extension adds 255 bytes, so
+/// a payload of n bytes decompresses to less than 255 n + 16 (the 16 cover the shortest blocks).
+const LZ4_EXPANSION_MAX: usize = 255;
 
 /// A compression method and its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +174,11 @@ impl FrameHeader {
         CHECKSUM_BYTES + self.compressed_bytes
     }
 
-    /// Parses and bounds the header at the start of `bytes` (checksum, method, sizes).
+    /// Parses and bounds the header at the start of `bytes` (checksum, method, sizes): the
+    /// compressed size within `HEADER_BYTES..=FRAME_BYTES_MAX`, the decompressed size within
+    /// `decompressed_bytes_max` (and `FRAME_BYTES_MAX`), and, for LZ4 and NONE frames, the two sizes
+    /// consistent with each other. Nothing is allocated, so a frame is refused before its payload
+    /// is read or its output sized.
     pub fn parse(bytes: &[u8], decompressed_bytes_max: usize) -> Result<FrameHeader> {
         let mut cursor = Cursor::new(bytes);
         cursor.take(CHECKSUM_BYTES, "compressed block checksum")?;
@@ -187,6 +202,30 @@ impl FrameHeader {
                 code: ErrorCode::TOO_LARGE_SIZE_COMPRESSED,
             });
         }
+        let payload = compressed_bytes - HEADER_BYTES;
+        match method_byte {
+            0x02 if payload != decompressed_bytes => {
+                return Err(Error::CannotDecompress {
+                    method: "NONE",
+                    reason: format!(
+                        "payload of {payload} bytes where the header says {decompressed_bytes}"
+                    ),
+                });
+            }
+            // LZ4 cannot expand a byte into more than 255: a larger claim is corrupt, not a
+            // reason to allocate.
+            0x82 if decompressed_bytes
+                > payload.saturating_mul(LZ4_EXPANSION_MAX).saturating_add(16) =>
+            {
+                return Err(Error::CannotDecompress {
+                    method: "LZ4",
+                    reason: format!(
+                        "{payload} payload bytes cannot decompress to {decompressed_bytes}"
+                    ),
+                });
+            }
+            _ => {}
+        }
         Ok(FrameHeader {
             method_byte,
             compressed_bytes,
@@ -196,7 +235,9 @@ impl FrameHeader {
 }
 
 /// Reads one frame from `input`, verifies its checksum and appends the decompressed block to `out`.
-/// `decompressed_bytes_max` bounds the allocation a peer can cause.
+/// `decompressed_bytes_max` bounds the allocation a peer can cause
+/// ([`DECOMPRESSED_BYTES_MAX_DEFAULT`] unless the caller knows better); the frame must be whole in
+/// `input` before anything is allocated.
 pub fn decompress_frame(
     input: &mut Cursor<'_>,
     decompressed_bytes_max: usize,
@@ -238,8 +279,14 @@ pub(crate) fn decompress_checked(
             out.extend_from_slice(payload);
         }
         Method::Lz4 => {
-            // LZ4 cannot expand a byte into more than 255: a larger claim is corrupt, not a reason to allocate.
-            if size > payload.len().saturating_mul(255).saturating_add(16) {
+            // `FrameHeader::parse` refused sizes LZ4 cannot reach; check again for headers built
+            // by hand.
+            if size
+                > payload
+                    .len()
+                    .saturating_mul(LZ4_EXPANSION_MAX)
+                    .saturating_add(16)
+            {
                 return Err(Error::CannotDecompress {
                     method: "LZ4",
                     reason: format!(
@@ -250,13 +297,16 @@ pub(crate) fn decompress_checked(
             }
             let start = out.len();
             out.resize(start + size, 0);
-            let written =
-                lz4_flex::block::decompress_into(payload, &mut out[start..]).map_err(|err| {
-                    Error::CannotDecompress {
+            let written = match lz4_flex::block::decompress_into(payload, &mut out[start..]) {
+                Ok(written) => written,
+                Err(err) => {
+                    out.truncate(start);
+                    return Err(Error::CannotDecompress {
                         method: "LZ4",
                         reason: err.to_string(),
-                    }
-                })?;
+                    });
+                }
+            };
             if written != size {
                 out.truncate(start);
                 return Err(Error::CannotDecompress {
@@ -265,35 +315,98 @@ pub(crate) fn decompress_checked(
                 });
             }
         }
-        Method::Zstd(_) => {
-            let start = out.len();
-            out.reserve(size);
-            let mut decompressor =
-                zstd::bulk::Decompressor::new().map_err(|err| Error::CannotDecompress {
-                    method: "ZSTD",
-                    reason: err.to_string(),
-                })?;
-            let block =
-                decompressor
-                    .decompress(payload, size)
-                    .map_err(|err| Error::CannotDecompress {
-                        method: "ZSTD",
-                        reason: err.to_string(),
-                    })?;
-            if block.len() != size {
-                return Err(Error::CannotDecompress {
-                    method: "ZSTD",
-                    reason: format!(
-                        "decompressed to {} bytes where the header says {size}",
-                        block.len()
-                    ),
-                });
-            }
-            out.truncate(start);
-            out.extend_from_slice(&block);
-        }
+        Method::Zstd(_) => decompress_zstd(payload, size, out)?,
     }
     Ok(())
+}
+
+/// The step by which a ZSTD output whose size is not proven grows (it then at most doubles).
+const ZSTD_GROWTH_BYTES: usize = 64 * 1024;
+
+/// Appends the ZSTD `payload`, which must decompress to exactly `size` bytes, to `out`. The
+/// declared size is allocated at once only when the zstd frames record that same size and it is
+/// within what LZ4 could reach from the payload (255x); any other claim (a frame without a content
+/// size, or a ratio zstd reaches only with runs of one byte) grows the output as zstd produces it,
+/// so a claim costs memory only once the payload backs it.
+fn decompress_zstd(payload: &[u8], size: usize, out: &mut Vec<u8>) -> Result<()> {
+    let fail = |reason: String| Error::CannotDecompress {
+        method: "ZSTD",
+        reason,
+    };
+    let recorded = zstd::bulk::Decompressor::upper_bound(payload);
+    if let Some(recorded) = recorded.filter(|recorded| *recorded != size) {
+        return Err(fail(format!(
+            "the zstd frames hold {recorded} bytes where the header says {size}"
+        )));
+    }
+    let start = out.len();
+    let plausible = size
+        <= payload
+            .len()
+            .saturating_mul(LZ4_EXPANSION_MAX)
+            .saturating_add(16);
+    let written = if recorded.is_some() && plausible {
+        let mut decompressor =
+            zstd::bulk::Decompressor::new().map_err(|err| fail(err.to_string()))?;
+        out.resize(start + size, 0);
+        decompressor
+            .decompress_to_buffer(payload, &mut out[start..])
+            .map_err(|err| fail(err.to_string()))
+    } else {
+        zstd_stream(payload, size, out, start).map_err(fail)
+    };
+    let written = match written {
+        Ok(written) => written,
+        Err(error) => {
+            out.truncate(start);
+            return Err(error);
+        }
+    };
+    if written != size {
+        out.truncate(start);
+        return Err(fail(format!(
+            "decompressed to {written} bytes where the header says {size}"
+        )));
+    }
+    out.truncate(start + written);
+    Ok(())
+}
+
+/// Streams the ZSTD `payload` into `out` after `start`, growing `out` by at most doubling and to at
+/// most one byte past `size` (so that a longer output is caught); returns the bytes written.
+fn zstd_stream(
+    payload: &[u8],
+    size: usize,
+    out: &mut Vec<u8>,
+    start: usize,
+) -> std::result::Result<usize, String> {
+    use zstd::zstd_safe::{DCtx, InBuffer, OutBuffer, get_error_name};
+    let mut context = DCtx::try_create().ok_or("cannot create a zstd context")?;
+    let mut input = InBuffer::around(payload);
+    loop {
+        let produced = out.len() - start;
+        if produced > size {
+            return Err(format!(
+                "decompresses to more than the {size} bytes the header says"
+            ));
+        }
+        if out.len() == out.capacity() {
+            let grow = (size + 1 - produced).min(produced.max(ZSTD_GROWTH_BYTES));
+            out.reserve_exact(grow);
+        }
+        let before = (input.pos(), out.len());
+        let position = out.len();
+        // zstd writes into the spare capacity and sets the length to what it wrote.
+        let hint = context
+            .decompress_stream(&mut OutBuffer::around_pos(out, position), &mut input)
+            .map_err(|code| get_error_name(code).to_string())?;
+        if hint == 0 && input.pos() == payload.len() {
+            return Ok(out.len() - start);
+        }
+        if (input.pos(), out.len()) == before {
+            return Err("the zstd payload is truncated".into());
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -16,6 +16,9 @@ use crate::io::Cursor;
 /// How long the reader waits for more bytes before retrying a decode with what it has.
 pub const PAUSE: Duration = Duration::from_millis(2);
 
+/// The least the buffer grows by before a read.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
 /// The default bound on one packet's bytes (a block of an INSERT is one packet).
 pub const PACKET_BYTES_MAX: usize = 1 << 30;
 
@@ -33,10 +36,15 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
     pub fn new(inner: R, packet_bytes_max: usize) -> Self {
         PacketReader {
             inner,
-            buffer: Vec::with_capacity(64 * 1024),
+            buffer: Vec::with_capacity(READ_CHUNK_BYTES),
             start: 0,
             packet_bytes_max,
         }
+    }
+
+    /// The most bytes one packet may take.
+    pub fn packet_bytes_max(&self) -> usize {
+        self.packet_bytes_max
     }
 
     /// Bytes received and not yet decoded.
@@ -105,7 +113,13 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
     }
 
     async fn read_some(&mut self, target: usize) -> Result<()> {
-        let want = target.saturating_sub(self.buffer.len()).max(64 * 1024);
+        // What a decode proved missing comes from the peer's own lengths: the buffer grows by at
+        // most what it holds (doubling), so memory follows the bytes that arrive, not the claims.
+        let buffered = self.buffer.len();
+        let want = target
+            .saturating_sub(buffered)
+            .min(buffered.max(READ_CHUNK_BYTES))
+            .max(READ_CHUNK_BYTES);
         self.buffer.reserve(want);
         let read = self
             .inner

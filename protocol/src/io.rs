@@ -94,6 +94,24 @@ impl<'a> Cursor<'a> {
         self.take(len, what)
     }
 
+    /// Checks, without reading, that `count` items of at least `min_width` bytes each can still be
+    /// in the input: the check to make before anything is sized by a count read from the input.
+    /// Fails as a short read (`ATTEMPT_TO_READ_AFTER_EOF`, "wait for more" to a packet reader) with
+    /// the bytes the items need, saturated at `usize::MAX`.
+    #[inline]
+    pub fn expect_items(&self, count: u64, min_width: usize, what: &'static str) -> Result<()> {
+        let needed = count.saturating_mul(min_width as u64);
+        let remaining = self.remaining();
+        if needed > remaining as u64 {
+            return Err(Error::UnexpectedEof {
+                what,
+                needed: usize::try_from(needed).unwrap_or(usize::MAX),
+                remaining,
+            });
+        }
+        Ok(())
+    }
+
     /// Reads one byte.
     #[inline]
     pub fn read_u8(&mut self, what: &'static str) -> Result<u8> {

@@ -210,6 +210,7 @@ pub(super) async fn run(
     let context = Context {
         compression: compression.is_some(),
         ..Context::new(connection.revision)
+            .with_block_bytes_max(connection.reader.packet_bytes_max())
     };
     let rows_total: u64 = blocks.iter().map(|block| block.num_rows() as u64).sum();
     // The blocks with the table's types, made once the first header arrives: every block is

@@ -104,6 +104,7 @@ impl<'a> QueryStream<'a> {
         let context = Context {
             compression: compression.is_some(),
             ..Context::new(connection.revision)
+                .with_block_bytes_max(connection.reader.packet_bytes_max())
         };
         let mut stream = QueryStream {
             connection,

@@ -8,7 +8,7 @@ use arrow_array::{Array, ArrayRef, ListArray, MapArray, StructArray};
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType as ArrowType, Field, Fields};
 
-use super::{ArraySizes, Decoder, Encoder, Substream};
+use super::{ArraySizes, Decoder, Encoder, Substream, ZERO_WIDTH_ROWS_MAX, min_row_bytes};
 use crate::ErrorCode;
 use crate::error::{Error, Result};
 use crate::types::DataType;
@@ -28,6 +28,25 @@ fn encode_sizes(enc: &mut Encoder<'_>, offsets: &[i32]) {
             out.extend_from_slice(&value.to_le_bytes());
         }
     });
+}
+
+/// The element count of decoded offsets, bounded by [`ZERO_WIDTH_ROWS_MAX`] when the elements take
+/// no bytes (`Array(Tuple())`): otherwise the elements' own input bounds it.
+fn element_count(offsets: &OffsetBuffer<i32>, elements: &[&DataType]) -> Result<usize> {
+    let count = offsets.last().copied().unwrap_or(0) as usize;
+    let width = elements
+        .iter()
+        .map(|element| min_row_bytes(element))
+        .sum::<usize>();
+    if width == 0 && count > ZERO_WIDTH_ROWS_MAX {
+        return Err(Error::TooLarge {
+            what: "array elements that take no bytes, in one column chunk",
+            size: count as u64,
+            max: ZERO_WIDTH_ROWS_MAX as u64,
+            code: ErrorCode::TOO_LARGE_ARRAY_SIZE,
+        });
+    }
+    Ok(count)
 }
 
 /// Reads the sizes of `rows` rows and returns Arrow offsets (starting at 0).
@@ -94,7 +113,7 @@ pub(super) fn decode_array(
     rows: usize,
 ) -> Result<ArrayRef> {
     let offsets = decode_sizes(dec, rows)?;
-    let element_count = offsets.last().copied().unwrap_or(0) as usize;
+    let element_count = element_count(&offsets, &[inner])?;
     let elements = dec.nested(Substream::ArrayElements, |dec| {
         dec.decode(inner, element_count)
     })?;
@@ -138,7 +157,7 @@ pub(super) fn decode_map(
     rows: usize,
 ) -> Result<ArrayRef> {
     let offsets = decode_sizes(dec, rows)?;
-    let entry_count = offsets.last().copied().unwrap_or(0) as usize;
+    let entry_count = element_count(&offsets, &[key, value])?;
     let (keys, values) = dec.nested(
         Substream::ArrayElements,
         |dec| -> Result<(ArrayRef, ArrayRef)> {

@@ -90,24 +90,28 @@ pub(super) fn encode_string(enc: &mut Encoder<'_>, array: &dyn Array) -> Result<
     })
 }
 
-/// Reads a VarUInt at `position` of `bytes`, advancing it; `None` when truncated or longer than 10 bytes.
+/// Reads a VarUInt at `position` of `bytes`, advancing it; `Err(true)` when `bytes` end inside it,
+/// `Err(false)` when it is malformed (longer than 10 bytes, or past 64 bits).
 #[inline]
-fn var_uint_at(bytes: &[u8], position: &mut usize) -> Option<u64> {
-    let first = *bytes.get(*position)?;
+fn var_uint_at(bytes: &[u8], position: &mut usize) -> std::result::Result<u64, bool> {
+    let first = *bytes.get(*position).ok_or(true)?;
     if first < 0x80 {
         *position += 1;
-        return Some(u64::from(first));
+        return Ok(u64::from(first));
     }
     let mut value = 0u64;
     for index in 0..crate::io::VAR_UINT_BYTES_MAX {
-        let byte = *bytes.get(*position + index)?;
+        let byte = *bytes.get(*position + index).ok_or(true)?;
+        if index == crate::io::VAR_UINT_BYTES_MAX - 1 && byte > 1 {
+            return Err(false);
+        }
         value |= u64::from(byte & 0x7f) << (7 * index);
         if byte & 0x80 == 0 {
             *position += index + 1;
-            return Some(value);
+            return Ok(value);
         }
     }
-    None
+    Err(false)
 }
 
 /// Reads `rows` VarUInt-prefixed values into Arrow offsets and one data buffer: a first pass over
@@ -121,7 +125,7 @@ fn read_byte_rows(
     let source = input.rest();
     let truncated = |position: usize| Error::UnexpectedEof {
         what,
-        needed: position + 1,
+        needed: position.saturating_add(1),
         remaining: source.len(),
     };
     // Each row takes at least its one-byte length: more rows than bytes is corrupt input.
@@ -133,7 +137,14 @@ fn read_byte_rows(
     let mut position = 0usize;
     let mut total = 0usize;
     for _ in 0..rows {
-        let length = var_uint_at(source, &mut position).ok_or_else(|| truncated(position))?;
+        let length = var_uint_at(source, &mut position).map_err(|truncated_here| {
+            if truncated_here {
+                // The length needs at least one byte more than there is.
+                truncated(source.len())
+            } else {
+                Error::incorrect(format!("{what}: VarUInt length longer than 10 bytes"))
+            }
+        })?;
         if length > (source.len() - position) as u64 {
             return Err(truncated(source.len()));
         }
@@ -151,7 +162,7 @@ fn read_byte_rows(
     let mut position = 0usize;
     for window in offsets.windows(2) {
         let length = (window[1] - window[0]) as usize;
-        if var_uint_at(source, &mut position).is_none() {
+        if var_uint_at(source, &mut position).is_err() {
             return Err(Error::Logical(
                 "a String length read in the first pass is gone".into(),
             ));

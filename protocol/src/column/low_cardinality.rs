@@ -250,13 +250,16 @@ fn read_indexes<const W: usize>(
     keys: &mut Vec<i32>,
     valid: Option<&mut Vec<bool>>,
 ) -> Result<()> {
-    let base = i32::try_from(key_base)
-        .ok()
-        .filter(|base| base.checked_add(key_count as i32).is_some());
+    let base = i32::try_from(key_base).ok().filter(|base| {
+        i32::try_from(key_count)
+            .ok()
+            .and_then(|count| base.checked_add(count))
+            .is_some()
+    });
     let (Some(base), Ok(key_count)) = (base, u64::try_from(key_count)) else {
         return Err(Error::TooLarge {
             what: "LowCardinality keys in one column chunk",
-            size: (key_base + key_count) as u64,
+            size: (key_base as u64).saturating_add(key_count as u64),
             max: i32::MAX as u64,
             code: ErrorCode::TOO_LARGE_ARRAY_SIZE,
         });
@@ -295,9 +298,11 @@ pub(super) fn decode(dec: &mut Decoder<'_, '_>, inner: &DataType, rows: usize) -
     let nullable = inner.is_nullable();
     let key_type = inner.strip_nullable();
     let mut key_columns: Vec<ArrayRef> = Vec::new();
-    let mut keys: Vec<i32> = Vec::with_capacity(rows);
+    // Sized per chunk once its indexes are in hand: `rows` comes from the input (a block's row
+    // count) and the input may hold far fewer.
+    let mut keys: Vec<i32> = Vec::new();
     // In a nullable dictionary index 0 of each chunk stands for NULL.
-    let mut valid: Vec<bool> = Vec::with_capacity(if nullable { rows } else { 0 });
+    let mut valid: Vec<bool> = Vec::new();
     let mut key_base = 0usize;
     while keys.len() < rows {
         let input = dec.input()?;
@@ -323,15 +328,15 @@ pub(super) fn decode(dec: &mut Decoder<'_, '_>, inner: &DataType, rows: usize) -
             ));
         }
         let key_count = input.read_u64("LowCardinality key count")?;
-        // Every key takes at least one byte, so a count past the input is corrupt.
-        if key_count > input.remaining() as u64 {
-            return Err(Error::UnexpectedEof {
-                what: "LowCardinality keys",
-                needed: key_count.min(usize::MAX as u64) as usize,
-                remaining: input.remaining(),
-            });
-        }
-        let key_count = key_count as usize;
+        // Every key takes at least one byte (a fixed-width key its width), so a count past the
+        // input is corrupt, and nothing is sized by it before this check.
+        input.expect_items(
+            key_count,
+            super::min_row_bytes(key_type).max(1),
+            "LowCardinality keys",
+        )?;
+        let key_count = usize::try_from(key_count)
+            .map_err(|_| Error::incorrect(format!("LowCardinality key count {key_count}")))?;
         key_columns.push(dec.decode(key_type, key_count)?);
         let input = dec.input()?;
         let index_count = input.read_u64("LowCardinality row count")?;
@@ -343,6 +348,11 @@ pub(super) fn decode(dec: &mut Decoder<'_, '_>, inner: &DataType, rows: usize) -
         }
         let width = 1usize << width_code;
         let bytes = input.take_items(index_count as usize, width, "LowCardinality indexes")?;
+        // Now the indexes are known to be here, so the rows they cover can be sized.
+        keys.reserve(index_count as usize);
+        if nullable {
+            valid.reserve(index_count as usize);
+        }
         let valid = nullable.then_some(&mut valid);
         match width {
             1 => read_indexes::<1>(bytes, key_count, key_base, &mut keys, valid)?,

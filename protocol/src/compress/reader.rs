@@ -5,6 +5,9 @@ use std::io::{self, Read, Seek, SeekFrom};
 use super::{CHECKSUM_BYTES, FrameHeader, HEADER_BYTES, Mark, decompress_checked};
 use crate::error::{Error, Result};
 
+/// The first step by which the frame buffer grows while a frame is read; it then at most doubles.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
 /// Decompresses frames from `inner` on demand; `seek` jumps to a [`Mark`].
 #[derive(Debug)]
 pub struct CompressedReader<R> {
@@ -20,7 +23,9 @@ pub struct CompressedReader<R> {
 }
 
 impl<R: Read> CompressedReader<R> {
-    /// A reader at the start of `inner`; frames claiming more than `decompressed_bytes_max` are refused.
+    /// A reader at the start of `inner`; frames claiming more than `decompressed_bytes_max` are
+    /// refused before anything is allocated for them ([`super::DECOMPRESSED_BYTES_MAX_DEFAULT`]
+    /// unless the caller knows better; ClickHouse's own bound is [`super::FRAME_BYTES_MAX`]).
     pub fn new(inner: R, decompressed_bytes_max: usize) -> Self {
         CompressedReader {
             inner,
@@ -60,13 +65,35 @@ impl<R: Read> CompressedReader<R> {
         let header = FrameHeader::parse(&head, self.decompressed_bytes_max)?;
         self.frame.clear();
         self.frame.extend_from_slice(&head);
-        self.frame.resize(header.frame_bytes(), 0);
-        self.inner
-            .read_exact(&mut self.frame[head.len()..])
-            .map_err(|source| Error::Io {
-                context: "reading a compressed block",
-                source,
-            })?;
+        // The declared size is not trusted with an allocation: the buffer grows with the bytes
+        // that actually arrive, so a short stream costs what it holds, not what it claims.
+        let frame_bytes = header.frame_bytes();
+        let mut filled = self.frame.len();
+        while filled < frame_bytes {
+            if filled == self.frame.len() {
+                // At most double what arrived so far (64 KiB to start with).
+                let grow = (frame_bytes - filled).min(filled.max(READ_CHUNK_BYTES));
+                self.frame.resize(filled + grow, 0);
+            }
+            match self.inner.read(&mut self.frame[filled..]) {
+                Ok(0) => {
+                    self.frame.truncate(filled);
+                    return Err(Error::UnexpectedEof {
+                        what: "compressed block",
+                        needed: frame_bytes,
+                        remaining: filled,
+                    });
+                }
+                Ok(read) => filled += read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(Error::Io {
+                        context: "reading a compressed block",
+                        source,
+                    });
+                }
+            }
+        }
         self.block.clear();
         self.position = 0;
         decompress_checked(&self.frame, header, &mut self.block)?;

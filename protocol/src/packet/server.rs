@@ -234,15 +234,20 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Adds an increment (Progress packets carry increments since the previous one).
+    /// Adds an increment (Progress packets carry increments since the previous one), saturating:
+    /// the numbers come from the peer.
     pub fn add(&mut self, increment: &Progress) {
-        self.read_rows += increment.read_rows;
-        self.read_bytes += increment.read_bytes;
-        self.total_rows_to_read += increment.total_rows_to_read;
-        self.total_bytes_to_read += increment.total_bytes_to_read;
-        self.written_rows += increment.written_rows;
-        self.written_bytes += increment.written_bytes;
-        self.elapsed_ns += increment.elapsed_ns;
+        self.read_rows = self.read_rows.saturating_add(increment.read_rows);
+        self.read_bytes = self.read_bytes.saturating_add(increment.read_bytes);
+        self.total_rows_to_read = self
+            .total_rows_to_read
+            .saturating_add(increment.total_rows_to_read);
+        self.total_bytes_to_read = self
+            .total_bytes_to_read
+            .saturating_add(increment.total_bytes_to_read);
+        self.written_rows = self.written_rows.saturating_add(increment.written_rows);
+        self.written_bytes = self.written_bytes.saturating_add(increment.written_bytes);
+        self.elapsed_ns = self.elapsed_ns.saturating_add(increment.elapsed_ns);
     }
 
     fn encode_body(&self, out: &mut Vec<u8>, revision: u64) {

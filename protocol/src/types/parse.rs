@@ -7,6 +7,8 @@ use crate::error::{Error, Result};
 
 /// Deepest nesting accepted (`Array(Array(...))`), so a hostile name cannot overflow the stack.
 const NESTING_DEPTH_MAX: usize = 64;
+/// The longest `FixedString` ClickHouse creates (`MAX_FIXEDSTRING_SIZE`, 16 MiB - 1).
+const FIXED_STRING_BYTES_MAX: u64 = 0xFF_FFFF;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
@@ -327,13 +329,13 @@ impl Parser<'_> {
                 self.expect('(')?;
                 let n = self.unsigned("the FixedString length")?;
                 self.expect(')')?;
-                if n == 0 || n > u32::MAX as u64 {
+                if n == 0 {
                     return Err(self.illegal(
                         ErrorCode::UNEXPECTED_AST_STRUCTURE,
                         "FixedString length must be a positive integer",
                     ));
                 }
-                Ok(DataType::FixedString(n as usize))
+                self.fixed_string(n)
             }
             "Date" | "Date32" | "Bool" | "DateTime" | "DateTime32" | "DateTime64" | "Decimal"
             | "Decimal32" | "Decimal64" | "Decimal128" | "Decimal256" | "Enum8" | "Enum16" => {
@@ -356,6 +358,18 @@ impl Parser<'_> {
             ))),
             _ => self.alias(name),
         }
+    }
+
+    /// `FixedString(n)` for a positive `n`, at most ClickHouse's `MAX_FIXEDSTRING_SIZE`: every row
+    /// of the column takes `n` bytes, and a type name from a peer must not size rows of gigabytes.
+    fn fixed_string(&self, n: u64) -> Result<DataType> {
+        if n > FIXED_STRING_BYTES_MAX {
+            return Err(self.illegal(
+                ErrorCode::ARGUMENT_OUT_OF_BOUND,
+                format!("FixedString size {n} is too large (at most {FIXED_STRING_BYTES_MAX})"),
+            ));
+        }
+        Ok(DataType::FixedString(n as usize))
     }
 
     /// Families whose arguments are literals: dates, decimals, enums.
@@ -468,7 +482,9 @@ impl Parser<'_> {
             } else {
                 next_value
             };
-            next_value = value + 1;
+            // An item without a value takes the next one; past i64 there is none (the range
+            // check below refuses such a value anyway, with its name).
+            next_value = value.saturating_add(1);
             Ok((name, value))
         })?;
         if raw.is_empty() {
@@ -556,20 +572,35 @@ impl Parser<'_> {
                 Ok(word)
             }
             Some(Token::Punct('[')) => {
-                let mut items = Vec::new();
-                if !self.eat(']') {
-                    loop {
-                        items.push(self.literal()?);
-                        if self.eat(']') {
-                            break;
-                        }
-                        self.expect(',')?;
-                    }
+                // Array literals nest too: bounded like types, or `[[[[...` overflows the stack.
+                self.depth += 1;
+                if self.depth > NESTING_DEPTH_MAX {
+                    return Err(self.illegal(
+                        ErrorCode::TOO_DEEP_RECURSION,
+                        format!("parameter literal nested deeper than {NESTING_DEPTH_MAX} levels"),
+                    ));
                 }
-                Ok(format!("[{}]", items.join(", ")))
+                let result = self.array_literal();
+                self.depth -= 1;
+                result
             }
             _ => Err(self.syntax(position, "expected a literal parameter")),
         }
+    }
+
+    /// The items of an array literal after its `[`, and the closing `]`.
+    fn array_literal(&mut self) -> Result<String> {
+        let mut items = Vec::new();
+        if !self.eat(']') {
+            loop {
+                items.push(self.literal()?);
+                if self.eat(']') {
+                    break;
+                }
+                self.expect(',')?;
+            }
+        }
+        Ok(format!("[{}]", items.join(", ")))
     }
 
     fn aggregate_function(&mut self) -> Result<DataType> {
@@ -669,13 +700,13 @@ impl Parser<'_> {
                 self.expect('(')?;
                 let n = self.unsigned("the BINARY length")?;
                 self.expect(')')?;
-                if n == 0 || n > u32::MAX as u64 {
+                if n == 0 {
                     return Err(self.illegal(
                         ErrorCode::UNEXPECTED_AST_STRUCTURE,
                         "BINARY length must be a positive integer",
                     ));
                 }
-                return Ok(DataType::FixedString(n as usize));
+                return self.fixed_string(n);
             }
             "CHAR" | "CHARACTER" | "NCHAR" | "VARCHAR" | "NVARCHAR" | "VARCHAR2" | "TEXT"
             | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB"
@@ -871,6 +902,8 @@ mod tests {
             ("UInt8 garbage", ErrorCode::SYNTAX_ERROR),
             ("FixedString(0)", ErrorCode::UNEXPECTED_AST_STRUCTURE),
             ("FixedString(x)", ErrorCode::SYNTAX_ERROR),
+            ("FixedString(16777216)", ErrorCode::ARGUMENT_OUT_OF_BOUND),
+            ("BINARY(4294967296)", ErrorCode::ARGUMENT_OUT_OF_BOUND),
             (
                 "Nullable(Array(Int32))",
                 ErrorCode::ILLEGAL_TYPE_OF_ARGUMENT,

@@ -5,6 +5,7 @@ mod captures;
 mod cityhash;
 mod column_types;
 mod corruption;
+mod fuzz;
 mod packets;
 mod round_trip;
 mod values;

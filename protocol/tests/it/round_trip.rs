@@ -19,16 +19,16 @@ use proptest::prelude::*;
 use crate::values::value_at;
 
 /// A small deterministic generator (xorshift), so that a failing seed reproduces.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
     fn bytes(&mut self, len: usize) -> Vec<u8> {
@@ -45,7 +45,12 @@ impl Rng {
 }
 
 /// A random valid array of `rows` rows for `data_type`; `null_share` of Nullable rows are NULL.
-fn sample(data_type: &DataType, rows: usize, rng: &mut Rng, null_share: u64) -> ArrayRef {
+pub(crate) fn sample(
+    data_type: &DataType,
+    rows: usize,
+    rng: &mut Rng,
+    null_share: u64,
+) -> ArrayRef {
     let arrow = data_type.to_arrow();
     match data_type {
         DataType::Nullable(inner) => {
@@ -341,7 +346,8 @@ fn substream_round_trip(data_type: &DataType, array: &ArrayRef, granule_rows: us
     }
 }
 
-const EVERY_TYPE: &[&str] = &[
+/// One or more types of every kind the codec handles (the fuzz targets start from these too).
+pub(crate) const EVERY_TYPE: &[&str] = &[
     "UInt8",
     "UInt16",
     "UInt32",

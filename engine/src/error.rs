@@ -14,8 +14,9 @@ pub enum Error {
     /// A codec, type or compression error from the protocol crate.
     #[error(transparent)]
     Protocol(#[from] granary_protocol::Error),
-    /// A file operation failed.
-    #[error("cannot {action} {}", .path.display())]
+    /// A file operation failed. The message names the path from the data directory down (the
+    /// server's own layout is not the client's business); the whole path is in the value.
+    #[error("cannot {action} {}", shown_path(.path))]
     Io {
         /// What was being done (`open`, `fsync`, `rename`, ...).
         action: &'static str,
@@ -89,15 +90,51 @@ pub enum Error {
     Logical(String),
 }
 
+/// Whether an I/O error says the disk (or the quota) is full.
+fn no_space(error: &io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    error.kind() == io::ErrorKind::StorageFull
+        || matches!(error.raw_os_error(), Some(ENOSPC | EDQUOT))
+}
+
+/// `path` from the data directory's own `data/`, `metadata/` or `orphaned/` down; the file name
+/// alone for anything else.
+fn shown_path(path: &std::path::Path) -> String {
+    let components: Vec<_> = path.components().collect();
+    let start = components.iter().rposition(|component| {
+        matches!(
+            component.as_os_str().to_str(),
+            Some("data" | "metadata" | "orphaned")
+        )
+    });
+    match start {
+        Some(start) => components[start..]
+            .iter()
+            .map(|component| component.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        None => path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
 impl Error {
     /// The ClickHouse error code that classifies this error.
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Protocol(inner) => inner.code(),
+            Error::Io { source, .. } if no_space(source) => ErrorCode::NOT_ENOUGH_SPACE,
             Error::Io {
                 action: "fsync", ..
             } => ErrorCode::CANNOT_FSYNC,
             Error::Io { action: "open", .. } => ErrorCode::CANNOT_OPEN_FILE,
+            Error::Io {
+                action: "write" | "create" | "rename" | "remove" | "publish",
+                ..
+            } => ErrorCode::CANNOT_WRITE_TO_FILE_DESCRIPTOR,
             Error::Io { .. } => ErrorCode::CANNOT_READ_FROM_FILE_DESCRIPTOR,
             Error::BadPartName(_) => ErrorCode::BAD_DATA_PART_NAME,
             Error::NoFileInPart { .. } => ErrorCode::NO_FILE_IN_DATA_PART,
@@ -254,5 +291,45 @@ impl From<Error> for datafusion::error::DataFusionError {
 impl From<arrow_schema::ArrowError> for Error {
     fn from(error: arrow_schema::ArrowError) -> Self {
         Error::Protocol(granary_protocol::Error::Arrow(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_are_coded_by_cause_and_name_no_server_path() {
+        let full = io::Error::from_raw_os_error(28);
+        let error = Error::io(
+            "write",
+            std::path::Path::new("/srv/secret/granary/data/default/t/tmp_insert_1/k.bin"),
+            full,
+        );
+        assert_eq!(error.code(), ErrorCode::NOT_ENOUGH_SPACE);
+        let text = error.to_string();
+        assert!(
+            text.starts_with("cannot write data/default/t/tmp_insert_1/k.bin"),
+            "{text}"
+        );
+        assert!(!text.contains("/srv/secret"), "{text}");
+        let denied = Error::io(
+            "rename",
+            std::path::Path::new("/srv/x/metadata/default/t.sql"),
+            io::Error::from(io::ErrorKind::PermissionDenied),
+        );
+        assert_eq!(denied.code(), ErrorCode::CANNOT_WRITE_TO_FILE_DESCRIPTOR);
+        assert!(
+            denied
+                .to_string()
+                .starts_with("cannot rename metadata/default/t.sql")
+        );
+        let read = Error::io(
+            "read",
+            std::path::Path::new("/elsewhere/file"),
+            io::Error::from(io::ErrorKind::UnexpectedEof),
+        );
+        assert_eq!(read.code(), ErrorCode::CANNOT_READ_FROM_FILE_DESCRIPTOR);
+        assert!(read.to_string().starts_with("cannot read file"), "{read}");
     }
 }

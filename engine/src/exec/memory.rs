@@ -169,8 +169,8 @@ mod tests {
         let server = ServerMemory::new(1000);
         let first: Arc<dyn MemoryPool> = Arc::new(QueryMemory::new(600, &server));
         let second: Arc<dyn MemoryPool> = Arc::new(QueryMemory::new(600, &server));
-        let mut a = MemoryConsumer::new("a").register(&first);
-        let mut b = MemoryConsumer::new("b").register(&second);
+        let a = MemoryConsumer::new("a").register(&first);
+        let b = MemoryConsumer::new("b").register(&second);
         a.try_grow(500).unwrap();
         let error = a.try_grow(200).unwrap_err().to_string();
         assert!(error.contains("for query"), "{error}");

@@ -155,7 +155,13 @@ impl DataPart {
         let name = dir
             .file_name()
             .and_then(|name| name.to_str())
-            .ok_or_else(|| Error::BadPartName(dir.display().to_string()))?
+            .ok_or_else(|| {
+                Error::BadPartName(
+                    dir.file_name()
+                        .map(|name| name.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                )
+            })?
             .to_string();
         let info = PartInfo::parse(&name)?;
         let count = read(&dir.join("count.txt"))?;

@@ -43,6 +43,10 @@ pub struct User {
 #[derive(Debug, Clone)]
 pub struct Users {
     users: BTreeMap<String, User>,
+    /// Makes the stand-in salts of unknown users (stable per name for this server's life).
+    mock_nonce: [u8; 32],
+    /// Failed logins by address, over every front end.
+    pub throttle: std::sync::Arc<LoginThrottle>,
 }
 
 impl Users {
@@ -75,11 +79,32 @@ impl Users {
                 },
             );
         }
-        Ok(Users { users })
+        Ok(Users {
+            users,
+            mock_nonce: random_bytes::<32>(),
+            throttle: std::sync::Arc::default(),
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&User> {
         self.users.get(name)
+    }
+
+    /// A stand-in for a user who does not exist, with a secret no password matches and a salt
+    /// that stays the same for the name: a login as them goes through the whole SCRAM exchange
+    /// and fails exactly as a wrong password does, so a client cannot tell which names exist
+    /// (PostgreSQL's mock authentication).
+    pub fn stand_in(&self, name: &str) -> User {
+        let mut digest = Sha256::new();
+        digest.update(self.mock_nonce);
+        digest.update(name.as_bytes());
+        let salt = digest.finalize();
+        let password = BASE64.encode(random_bytes::<32>());
+        User {
+            name: name.to_string(),
+            secret: Some(ScramSecret::with_salt(&password, &salt[..16], ITERATIONS)),
+            readonly: true,
+        }
     }
 
     /// Every user, by name.
@@ -121,6 +146,67 @@ fn salted_password(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
 /// Equality that takes the same time wherever the inputs differ.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Failed logins by client address: past a few, each answer is delayed, doubling up to
+/// [`LoginThrottle::MAX_DELAY`], so that guessing passwords is slow; a success clears the address.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures:
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (u32, std::time::Instant)>>,
+}
+
+impl LoginThrottle {
+    /// Failures answered at once.
+    pub const FREE_FAILURES: u32 = 3;
+    /// The longest delay.
+    pub const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Addresses remembered at most (the oldest are forgotten first).
+    const ADDRESSES_MAX: usize = 10_000;
+    /// A failure older than this no longer counts.
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+
+    /// Records a failed login from `address` and returns how long to wait before answering it.
+    pub fn failed(&self, address: std::net::IpAddr) -> std::time::Duration {
+        let Ok(mut failures) = self.failures.lock() else {
+            return Self::MAX_DELAY;
+        };
+        let now = std::time::Instant::now();
+        if failures.len() >= Self::ADDRESSES_MAX {
+            failures.retain(|_, (_, last)| now.duration_since(*last) < Self::WINDOW);
+            if failures.len() >= Self::ADDRESSES_MAX
+                && let Some(oldest) = failures
+                    .iter()
+                    .min_by_key(|(_, (_, last))| *last)
+                    .map(|(address, _)| *address)
+            {
+                failures.remove(&oldest);
+            }
+        }
+        let entry = failures.entry(address).or_insert((0, now));
+        if now.duration_since(entry.1) >= Self::WINDOW {
+            entry.0 = 0;
+        }
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = now;
+        Self::delay(entry.0)
+    }
+
+    /// Forgets the failures of `address` (it logged in).
+    pub fn succeeded(&self, address: std::net::IpAddr) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(&address);
+        }
+    }
+
+    /// The delay after the `failures`-th failure in a row.
+    pub fn delay(failures: u32) -> std::time::Duration {
+        if failures <= Self::FREE_FAILURES {
+            return std::time::Duration::ZERO;
+        }
+        let doublings = (failures - Self::FREE_FAILURES - 1).min(10);
+        (std::time::Duration::from_millis(100) * 2u32.pow(doublings)).min(Self::MAX_DELAY)
+    }
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -315,6 +401,32 @@ fn attribute(message: &str, name: char) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_logins_from_one_address_slow_down_and_a_success_clears_them() {
+        let throttle = LoginThrottle::default();
+        let address: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+        let other: std::net::IpAddr = "10.1.2.4".parse().unwrap();
+        let delays: Vec<u128> = (0..8)
+            .map(|_| throttle.failed(address).as_millis())
+            .collect();
+        assert_eq!(delays, [0, 0, 0, 100, 200, 400, 800, 1600]);
+        assert_eq!(throttle.failed(other).as_millis(), 0, "per address");
+        throttle.succeeded(address);
+        assert_eq!(throttle.failed(address).as_millis(), 0);
+        assert_eq!(LoginThrottle::delay(40), LoginThrottle::MAX_DELAY);
+    }
+
+    #[test]
+    fn an_unknown_users_stand_in_has_a_stable_salt_and_no_password() {
+        let users = Users::from_config(&BTreeMap::new()).unwrap();
+        let first = users.stand_in("mallory").secret.unwrap();
+        let again = users.stand_in("mallory").secret.unwrap();
+        assert_eq!(first.salt, again.salt);
+        assert_eq!(first.iterations, ITERATIONS);
+        assert_ne!(first.salt, users.stand_in("trudy").secret.unwrap().salt);
+        assert!(!first.verify("") && !first.verify("mallory"));
+    }
 
     /// The client's side of the exchange, as RFC 5802 describes it.
     fn client_final(password: &str, client_first_bare: &str, server_first: &str) -> String {

@@ -96,8 +96,15 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     };
     let negotiated = revision::negotiate(hello.revision, revision::GRANARY);
     let session = match login(&shared, &hello).await {
-        Ok(session) => session,
+        Ok(session) => {
+            shared.users.throttle.succeeded(peer.ip());
+            session
+        }
         Err(exception) => {
+            if exception.code == ErrorCode::AUTHENTICATION_FAILED.0 {
+                // Repeated failures from one address are answered ever more slowly.
+                tokio::time::sleep(shared.users.throttle.failed(peer.ip())).await;
+            }
             tracing::info!(%peer, user = %hello.user, "native login refused: {}", exception.message);
             let mut out = Vec::new();
             let _ = ServerPacket::Exception(exception).encode(&mut out, negotiated, None);

@@ -314,9 +314,15 @@ impl Handler {
         let Some(secret) = login.user.secret.clone() else {
             return Err(fatal("08P01", "unexpected password message".to_string()));
         };
-        let refused = |error: ScramError, user: &str| match error {
+        let address = client.socket_addr().ip();
+        let throttle = std::sync::Arc::clone(&self.users.throttle);
+        let refused = async |error: ScramError, user: &str| match error {
             ScramError::Protocol(message) => fatal("08P01", message),
-            ScramError::WrongPassword => authentication_failed(user),
+            ScramError::WrongPassword => {
+                // Repeated failures from one address are answered ever more slowly.
+                tokio::time::sleep(throttle.failed(address)).await;
+                authentication_failed(user)
+            }
         };
         match login.exchange.take() {
             None => {
@@ -328,8 +334,10 @@ impl Handler {
                     ));
                 }
                 let data = initial.data.unwrap_or_default();
-                let (exchange, server_first) = ScramExchange::start(&secret, &data)
-                    .map_err(|error| refused(error, &login.user.name))?;
+                let (exchange, server_first) = match ScramExchange::start(&secret, &data) {
+                    Ok(started) => started,
+                    Err(error) => return Err(refused(error, &login.user.name).await),
+                };
                 login.exchange = Some(exchange);
                 *self.login.lock().await = Some(login);
                 client
@@ -341,9 +349,11 @@ impl Handler {
             }
             Some(exchange) => {
                 let response = message.into_sasl_response()?;
-                let server_final = exchange
-                    .finish(&response.data)
-                    .map_err(|error| refused(error, &login.user.name))?;
+                let server_final = match exchange.finish(&response.data) {
+                    Ok(server_final) => server_final,
+                    Err(error) => return Err(refused(error, &login.user.name).await),
+                };
+                self.users.throttle.succeeded(address);
                 client
                     .send(PgWireBackendMessage::Authentication(
                         Authentication::SASLFinal(server_final.into_bytes().into()),
@@ -386,9 +396,13 @@ impl StartupHandler for Handler {
             .get("database")
             .filter(|name| !name.is_empty())
             .cloned();
-        let Some(user) = self.users.get(&name).cloned() else {
-            return Err(fatal("28000", format!("role \"{name}\" does not exist")));
-        };
+        // An unknown user gets a stand-in that fails at the end of the exchange as a wrong
+        // password does: the answer never tells which names exist.
+        let user = self
+            .users
+            .get(&name)
+            .cloned()
+            .unwrap_or_else(|| self.users.stand_in(&name));
         if user.secret.is_none() {
             return self.admit(client, &user, database.as_deref()).await;
         }

@@ -1,6 +1,7 @@
 """Users and passwords as clients meet them (run.sh configures the server's users): SCRAM-SHA-256
 through libpq (psycopg) and asyncpg's own implementation, 28P01 for a wrong or missing password,
-28000 for an unknown user, 25006 for writes by a read-only user."""
+and the same for an unknown user (no answer tells which names exist), 25006 for writes by a
+read-only user."""
 import asyncio
 
 import asyncpg
@@ -31,9 +32,18 @@ def test_scram_password_through_asyncpg(port, database):
     asyncio.run(run())
 
 
-def test_unknown_user_is_refused(port, database):
-    with pytest.raises(psycopg.OperationalError, match='role "mallory" does not exist'):
-        psycopg.connect(f"host=127.0.0.1 port={port} user=mallory dbname={database}")
+def test_unknown_user_is_refused_as_a_wrong_password_is(port, database):
+    answers = []
+    for user in ("mallory", "alice"):
+        with pytest.raises(psycopg.OperationalError) as refused:
+            psycopg.connect(f"host=127.0.0.1 port={port} user={user} password=guess dbname={database}")
+        answers.append(str(refused.value).replace(user, "<user>"))
+    assert answers[0] == answers[1]
+    assert 'password authentication failed for user "<user>"' in answers[0]
+    # Without a password the client gives up at the same point for both.
+    for user in ("mallory", "alice"):
+        with pytest.raises(psycopg.OperationalError, match="no password supplied"):
+            psycopg.connect(f"host=127.0.0.1 port={port} user={user} dbname={database}")
 
 
 def test_read_only_user_reads_but_cannot_write(port, database):

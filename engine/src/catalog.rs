@@ -174,10 +174,12 @@ impl Catalog {
             .join(format!("{}.sql", escape_for_file_name(table)))
     }
 
+    fn database_data_dir(&self, database: &str) -> PathBuf {
+        self.root.join("data").join(escape_for_file_name(database))
+    }
+
     fn data_dir(&self, database: &str, table: &str) -> PathBuf {
-        self.root
-            .join("data")
-            .join(escape_for_file_name(database))
+        self.database_data_dir(database)
             .join(escape_for_file_name(table))
     }
 
@@ -400,11 +402,7 @@ impl Catalog {
     /// part yet).
     fn discard_new_table_dir(&self, table: &Table) {
         let data = self.data_dir(&table.database, &table.name);
-        let database_data = self
-            .root
-            .join("data")
-            .join(escape_for_file_name(&table.database));
-        assert_confined(&data, &database_data);
+        assert_confined(&data, &self.database_data_dir(&table.database));
         if let Err(error) = fs::remove_dir_all(&data) {
             tracing::warn!(dir = %data.display(), %error, "cannot remove the directory of a table that was not created");
         }
@@ -418,11 +416,7 @@ impl Catalog {
         fs::remove_file(&metadata).map_err(|e| Error::io("remove", &metadata, e))?;
         sync_path(&self.metadata_dir(&table.database))?;
         let data = self.data_dir(&table.database, &table.name);
-        let database_data = self
-            .root
-            .join("data")
-            .join(escape_for_file_name(&table.database));
-        assert_confined(&data, &database_data);
+        assert_confined(&data, &self.database_data_dir(&table.database));
         // Renamed first so that a crash midway leaves no half-deleted table under the name.
         let trash = data.with_file_name(format!(
             "tmp_dropped_{}",

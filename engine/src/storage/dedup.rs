@@ -236,14 +236,8 @@ impl DedupLog {
             id.id,
             names.join(",")
         );
-        self.file
-            .write_all(line.as_bytes())
-            .map_err(|e| Error::io("write", &self.path, e))?;
-        self.file
-            .sync_data()
-            .map_err(|e| Error::io("fsync", &self.path, e))?;
+        self.append_line(&line)?;
         self.remember(id.clone(), names);
-        self.lines += 1;
         let remembered: usize = self.order.values().map(VecDeque::len).sum();
         if self.lines > 2 * remembered.max(1) {
             self.rewrite()?;
@@ -260,7 +254,11 @@ impl DedupLog {
         if let Some(order) = self.order.get_mut(&id.kind) {
             order.retain(|recorded| recorded != id);
         }
-        let line = format!("DEL\t{}\t{}\t-\n", id.kind.letter(), id.id);
+        self.append_line(&format!("DEL\t{}\t{}\t-\n", id.kind.letter(), id.id))
+    }
+
+    /// Appends one record line and fsyncs it.
+    fn append_line(&mut self, line: &str) -> Result<()> {
         self.file
             .write_all(line.as_bytes())
             .map_err(|e| Error::io("write", &self.path, e))?;

@@ -289,7 +289,8 @@ impl TableData {
                     detached.push(part.info.clone());
                 }
                 Recovered::Active => {
-                    if let Some(other) = active.iter().find(|a| !a.info.is_disjoint(&part.info)) {
+                    // Parts are sorted and the active ones disjoint: only the last can overlap.
+                    if let Some(other) = active.last().filter(|a| !a.info.is_disjoint(&part.info)) {
                         // Two parts that overlap without either covering the other.
                         let target = dir
                             .join(DETACHED_DIR)
@@ -741,25 +742,13 @@ impl TableData {
         };
         let source_infos: Vec<PartInfo> = sources.iter().map(|part| part.info.clone()).collect();
         let target = self.dir.join(info.to_string());
-        let merged_part = if rows > 0 {
+        if rows > 0 {
             // Recorded before the rename: a merged part on disk always has its sources recorded.
             self.lineage()?.record(info, &source_infos)?;
-            let published =
-                publish(&temporary, &target).and_then(|()| DataPart::open(&target).map(Arc::new));
-            match published {
-                Ok(part) => Some(part),
-                Err(error) => {
-                    discard_dir(&temporary);
-                    discard_dir(&target);
-                    self.lineage()?.abandon(info)?;
-                    return Err(error);
-                }
-            }
-        } else {
-            // Every row was merged away (possible for collapsing engines): no part replaces them.
-            discard_dir(&temporary);
-            None
-        };
+        }
+        // The checks, the rename and the swap happen under the state lock, so that a TRUNCATE (or
+        // DROP PARTITION) is wholly before them — the merge is abandoned — or wholly after, and
+        // a merged part never reaches the disk over sources that were removed meanwhile.
         let mut state = self.state()?;
         let still_active = sources.iter().all(|source| {
             state
@@ -771,20 +760,33 @@ impl TableData {
         let checked = if still_active {
             state.check_publish(info, &source_infos)
         } else {
-            // A TRUNCATE (or DROP PARTITION) removed sources while they were merged: the merged
-            // part must not bring their rows back.
             Err(Error::Logical(format!(
                 "parts of {info} were removed while being merged; the merge is abandoned"
             )))
         };
-        if let Err(error) = checked {
-            drop(state);
-            if let Some(part) = merged_part {
-                self.outdated()?.push(part);
+        let merged_part = checked.and_then(|()| {
+            if rows == 0 {
+                // Every row was merged away (possible for collapsing engines): no part replaces
+                // the sources.
+                discard_dir(&temporary);
+                return Ok(None);
             }
-            self.lineage()?.abandon(info)?;
-            return Err(error);
-        }
+            publish(&temporary, &target)?;
+            DataPart::open(&target)
+                .map(|part| Some(Arc::new(part)))
+                .inspect_err(|_| discard_dir(&target))
+        });
+        let merged_part = match merged_part {
+            Ok(part) => part,
+            Err(error) => {
+                drop(state);
+                discard_dir(&temporary);
+                if rows > 0 {
+                    self.lineage()?.abandon(info)?;
+                }
+                return Err(error);
+            }
+        };
         let mut parts: Vec<Arc<DataPart>> = state
             .parts
             .parts

@@ -6,7 +6,7 @@ use std::io::Write;
 use granary_engine::storage::dedup::{BlockId, DedupWindows};
 use granary_engine::storage::table::{TableData, TableLayout};
 
-use crate::table::{layout, rows, yyyymm};
+use crate::table::{layout, part_names, rows, yyyymm};
 
 fn with_windows(partitioned: bool, token_blocks: usize, hash_blocks: usize) -> TableLayout {
     TableLayout {
@@ -166,5 +166,43 @@ fn a_record_whose_parts_were_never_renamed_is_forgotten() {
     assert!(
         !log.contains("torn-rec") && !log.contains("202204_9_9_0"),
         "{log}"
+    );
+}
+
+/// An insert of two partitions whose second part cannot be published is all or nothing: the
+/// first part is withdrawn and the dedup record taken back (a DEL line), so a retry with the same
+/// token writes the block again, and exactly once — also after a reopen.
+#[test]
+fn an_insert_that_fails_half_published_is_withdrawn_and_its_retry_lands() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    let table = TableData::open(&dir, with_windows(true, 100, 0)).unwrap();
+    let id = BlockId::from_token("half", 0);
+    let batch = rows(0, 60);
+    // Its parts will be 202203_1_1_0 and 202204_2_2_0; something already holds the second name.
+    std::fs::create_dir(dir.join("202204_2_2_0")).unwrap();
+    let error = table
+        .insert(&batch, &yyyymm(&batch), Some(&id))
+        .unwrap_err();
+    assert!(error.to_string().contains("already exists"), "{error}");
+    assert!(part_names(&table).is_empty(), "the first part is withdrawn");
+    assert!(!dir.join("202203_1_1_0").exists());
+    let log = std::fs::read_to_string(dir.join("dedup.log")).unwrap();
+    assert!(log.contains(&format!("DEL\tT\t{}", id.id)), "{log}");
+
+    std::fs::remove_dir(dir.join("202204_2_2_0")).unwrap();
+    let retried = table.insert(&batch, &yyyymm(&batch), Some(&id)).unwrap();
+    assert!(!retried.deduplicated, "the retry writes the block");
+    assert_eq!(part_names(&table), ["202203_3_3_0", "202204_4_4_0"]);
+    assert_eq!(table.snapshot().unwrap().rows(), 60);
+    drop(table);
+    let reopened = TableData::open(&dir, with_windows(true, 100, 0)).unwrap();
+    assert_eq!(reopened.snapshot().unwrap().rows(), 60);
+    assert!(
+        reopened
+            .insert(&batch, &yyyymm(&batch), Some(&id))
+            .unwrap()
+            .deduplicated,
+        "once landed, the block is deduplicated"
     );
 }

@@ -73,6 +73,12 @@ pub fn rows(first: u32, count: u32) -> RecordBatch {
     .unwrap()
 }
 
+/// The names of the table's active parts, in order.
+pub fn part_names(table: &TableData) -> Vec<String> {
+    let snapshot = table.snapshot().unwrap();
+    snapshot.parts.iter().map(|part| part.name()).collect()
+}
+
 /// toYYYYMM of the `d` column, as the SQL layer will compute it.
 pub fn yyyymm(batch: &RecordBatch) -> Vec<ArrayRef> {
     let days = batch
@@ -198,7 +204,7 @@ fn equal_keys_keep_their_insert_order() {
 }
 
 #[test]
-fn startup_removes_leftovers_detaches_broken_parts_and_drops_covered_ones() {
+fn startup_removes_leftovers_and_detaches_broken_parts_and_covered_ones_no_merge_made() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("t");
     {
@@ -218,14 +224,7 @@ fn startup_removes_leftovers_detaches_broken_parts_and_drops_covered_ones() {
     copy_dir(&dir.join("all_1_1_0"), &dir.join("all_1_3_1"));
 
     let table = TableData::open(&dir, layout(false)).unwrap();
-    let names: Vec<String> = table
-        .snapshot()
-        .unwrap()
-        .parts
-        .iter()
-        .map(|part| part.name())
-        .collect();
-    assert_eq!(names, ["all_1_3_1"]);
+    assert_eq!(part_names(&table), ["all_1_3_1"]);
     assert!(!dir.join("tmp_insert_all_9_9_0").exists());
     assert!(
         dir.join("detached")
@@ -233,6 +232,15 @@ fn startup_removes_leftovers_detaches_broken_parts_and_drops_covered_ones() {
             .is_dir()
     );
     assert!(!dir.join("all_1_1_0").exists() && !dir.join("all_3_3_0").exists());
+    // No recorded merge made all_1_3_1 from them: they are set aside, never deleted.
+    for name in ["all_1_1_0", "all_3_3_0"] {
+        assert!(
+            dir.join("detached")
+                .join(format!("covered-unmerged_{name}"))
+                .is_dir(),
+            "{name}"
+        );
+    }
     assert_eq!(
         table.insert(&rows(30, 1), &[], None).unwrap().parts[0],
         "all_4_4_0"

@@ -24,6 +24,7 @@ use granary_protocol::{DataType, ErrorCode};
 use crate::catalog::{Catalog, DEFAULT_DATABASE, SYSTEM_DATABASE, Table};
 use crate::error::{Error, Result};
 use crate::exec::insert::{prepare_block, target_columns};
+use crate::exec::limits::QueryLimits;
 use crate::exec::scan::QueryStats;
 use crate::exec::session::{functions_state, query_state};
 use crate::functions::type_name::clickhouse_type;
@@ -135,6 +136,7 @@ impl Database {
             database: self.clone(),
             current_database: DEFAULT_DATABASE.to_string(),
             settings: BTreeMap::new(),
+            statement_timeout: None,
         }
     }
 
@@ -253,6 +255,8 @@ pub struct Session {
     database: Database,
     current_database: String,
     settings: BTreeMap<String, String>,
+    /// PostgreSQL's `statement_timeout`, which the PostgreSQL front end keeps.
+    statement_timeout: Option<std::time::Duration>,
 }
 
 impl Session {
@@ -391,49 +395,45 @@ impl Session {
     }
 
     /// Runs a statement under its `max_execution_time` (its own `SETTINGS` clause, else the
-    /// session's): planning and every later poll of its result fail with TIMEOUT_EXCEEDED once
-    /// the time is up, whichever front end runs it.
+    /// session's, else PostgreSQL's `statement_timeout`): planning and every later poll of its
+    /// result fail with TIMEOUT_EXCEEDED once the time is up, whichever front end runs it.
     async fn run_limited(&mut self, statement: Statement) -> Result<QueryResult> {
-        let Some(limit) = self.execution_limit(&statement)? else {
-            return self.run(statement).await;
+        let limits = match &statement {
+            Statement::Query(query) => self.limits(Some(query))?,
+            _ => self.limits(None)?,
         };
-        let deadline = tokio::time::Instant::now() + limit;
-        match tokio::time::timeout_at(deadline, self.run(statement)).await {
-            Ok(result) => Ok(result?.with_deadline(deadline, limit)),
-            Err(_) => Err(timeout_exceeded(limit)),
-        }
+        within(limits.execution_time, self.run(statement)).await
     }
 
-    /// `max_execution_time` in seconds (0: none), from the statement's SETTINGS or the session.
-    fn execution_limit(&self, statement: &Statement) -> Result<Option<std::time::Duration>> {
-        let own = match statement {
-            Statement::Query(query) => match query.as_ref() {
-                SqlStatement::Query(query) => query.settings.as_ref().and_then(|settings| {
-                    settings
-                        .iter()
-                        .find(|setting| setting.key.value == "max_execution_time")
-                        .map(|setting| setting_value(&setting.value))
-                }),
-                _ => None,
+    /// The limits `statement` (`None`: one without a SETTINGS clause) runs under: the settings
+    /// of its own SETTINGS clause, else the session's (see [`crate::exec::limits`]).
+    fn limits(&self, statement: Option<&SqlStatement>) -> Result<QueryLimits> {
+        let own: Vec<(String, String)> = match statement {
+            Some(SqlStatement::Query(query)) => query
+                .settings
+                .iter()
+                .flatten()
+                .filter(|setting| crate::exec::limits::NAMES.contains(&setting.key.value.as_str()))
+                .map(|setting| Ok((setting.key.value.clone(), setting_text(&setting.value)?)))
+                .collect::<Result<_>>()?,
+            _ => Vec::new(),
+        };
+        QueryLimits::resolve(
+            |name| {
+                own.iter()
+                    .rev()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.clone())
+                    .or_else(|| self.settings.get(name).cloned())
             },
-            _ => None,
-        };
-        let text = match own.transpose()? {
-            Some(crate::catalog::settings::SettingValue::Number(text))
-            | Some(crate::catalog::settings::SettingValue::String(text)) => Some(text),
-            None => self.settings.get("max_execution_time").cloned(),
-        };
-        let Some(text) = text else {
-            return Ok(None);
-        };
-        let seconds: f64 = text.trim().parse().map_err(|_| {
-            Error::query(
-                ErrorCode::CANNOT_PARSE_NUMBER,
-                format!("max_execution_time must be a number of seconds, not {text}"),
-            )
-        })?;
-        Ok((seconds > 0.0 && seconds.is_finite())
-            .then(|| std::time::Duration::from_secs_f64(seconds.min(1e9))))
+            self.statement_timeout,
+        )
+    }
+
+    /// Sets PostgreSQL's `statement_timeout` for the following statements (`None`: none): it
+    /// limits a statement for which no `max_execution_time` is set.
+    pub fn set_statement_timeout(&mut self, timeout: Option<std::time::Duration>) {
+        self.statement_timeout = timeout;
     }
 
     /// Runs one statement whose `$1`, `$2`, ... take the values of `parameters`.
@@ -585,7 +585,15 @@ impl Session {
         context: &crate::postgres::PgContext,
         parameters: &[Parameter],
     ) -> Result<QueryResult> {
-        guarded(self.execute_postgres_unguarded(sql, context, parameters)).await
+        guarded(async {
+            let limit = self.limits(None)?.execution_time;
+            within(
+                limit,
+                self.execute_postgres_unguarded(sql, context, parameters),
+            )
+            .await
+        })
+        .await
     }
 
     async fn execute_postgres_unguarded(
@@ -922,9 +930,24 @@ impl Session {
         state
     }
 
+    /// Runs a query for its client: its result is bounded by `max_result_rows`.
     async fn query(&self, statement: SqlStatement) -> Result<QueryResult> {
-        let memory = self.query_memory(&statement)?;
-        let (state, plan, stats) = self.plan(statement).await?;
+        let limits = self.limits(Some(&statement))?;
+        let mut result = Box::pin(self.query_limited(statement, &limits)).await?;
+        result.limits = Some(limits);
+        Ok(result)
+    }
+
+    /// Runs a query under `limits` (memory, rows to read, the primary key); its result is not
+    /// bounded (an INSERT's SELECT).
+    async fn query_limited(
+        &self,
+        statement: SqlStatement,
+        limits: &QueryLimits,
+    ) -> Result<QueryResult> {
+        let memory = self.query_memory(limits);
+        let (mut state, plan, stats) = self.plan(statement).await?;
+        state.config_mut().set_extension(Arc::new(limits.clone()));
         let frame = DataFrame::new(state, plan);
         let runtime = frame.task_ctx().runtime_env();
         let runtime = datafusion::execution::runtime_env::RuntimeEnv {
@@ -939,41 +962,16 @@ impl Session {
         Ok(QueryResult::streaming(stream, stats))
     }
 
-    /// The memory pool of one query: `max_memory_usage` from its SETTINGS clause, else the
-    /// session's, else the database's default (0: bounded by the server's limit only).
-    fn query_memory(&self, statement: &SqlStatement) -> Result<crate::exec::memory::QueryMemory> {
-        let own = match statement {
-            SqlStatement::Query(query) => query.settings.as_ref().and_then(|settings| {
-                settings
-                    .iter()
-                    .find(|setting| setting.key.value == "max_memory_usage")
-                    .map(|setting| setting_value(&setting.value))
-            }),
-            _ => None,
-        };
-        let text = match own.transpose()? {
-            Some(crate::catalog::settings::SettingValue::Number(text))
-            | Some(crate::catalog::settings::SettingValue::String(text)) => Some(text),
-            None => self.settings.get("max_memory_usage").cloned(),
-        };
+    /// The memory pool of one query: its `max_memory_usage`, else the database's default
+    /// (0: bounded by the server's limit only).
+    fn query_memory(&self, limits: &QueryLimits) -> crate::exec::memory::QueryMemory {
         let server = &self.database.memory;
-        let limit = match text {
+        let limit = match limits.memory {
             None => self.database.query_memory,
-            Some(text) => match text.trim().parse::<u64>() {
-                Ok(0) => server.limit(),
-                Ok(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
-                Err(_) => {
-                    return Err(Error::query(
-                        ErrorCode::CANNOT_PARSE_NUMBER,
-                        format!("max_memory_usage must be a number of bytes, not {text}"),
-                    ));
-                }
-            },
+            Some(0) => server.limit(),
+            Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
         };
-        Ok(crate::exec::memory::QueryMemory::new(
-            limit.min(server.limit()),
-            server,
-        ))
+        crate::exec::memory::QueryMemory::new(limit.min(server.limit()), server)
     }
 
     /// The logical plan of a query, with the state to run it in.
@@ -1073,7 +1071,9 @@ impl Session {
                 ));
             }
         };
-        let mut source = self.query(SqlStatement::Query(query)).await?;
+        let source = SqlStatement::Query(query);
+        let limits = self.limits(Some(&source))?;
+        let mut source = Box::pin(self.query_limited(source, &limits)).await?;
         let mut writer =
             BlockWriter::new(self.database.clone(), table, insert.columns, false, token);
         while let Some(batch) = source.next().await {
@@ -1313,6 +1313,9 @@ pub struct QueryResult {
     written_rows: u64,
     /// `max_execution_time`: when the stream stops with TIMEOUT_EXCEEDED, and the limit.
     deadline: Option<(Pin<Box<tokio::time::Sleep>>, std::time::Duration)>,
+    /// The limits of a query's result (`max_result_rows`), and the rows it has given.
+    limits: Option<QueryLimits>,
+    rows: u64,
 }
 
 impl std::fmt::Debug for QueryResult {
@@ -1332,6 +1335,8 @@ impl QueryResult {
             stats: Arc::new(QueryStats::default()),
             written_rows: 0,
             deadline: None,
+            limits: None,
+            rows: 0,
         }
     }
 
@@ -1367,6 +1372,8 @@ impl QueryResult {
             stats,
             written_rows: 0,
             deadline: None,
+            limits: None,
+            rows: 0,
         }
     }
 
@@ -1378,6 +1385,8 @@ impl QueryResult {
             stats: Arc::new(QueryStats::default()),
             written_rows: 0,
             deadline: None,
+            limits: None,
+            rows: 0,
         }
     }
 
@@ -1455,14 +1464,31 @@ impl Stream for QueryResult {
             return Poll::Ready(None);
         };
         // A panic while computing the result costs this query only.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stream.poll_next_unpin(cx)))
-        {
-            Ok(polled) => polled.map(|item| item.map(|result| result.map_err(Error::from))),
+        let polled = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            stream.poll_next_unpin(cx)
+        })) {
+            Ok(polled) => polled,
             Err(panic) => {
                 self.stream = None;
-                Poll::Ready(Some(Err(panicked(panic.as_ref()))))
+                return Poll::Ready(Some(Err(panicked(panic.as_ref()))));
             }
+        };
+        let Poll::Ready(Some(Ok(batch))) = polled else {
+            return polled.map(|item| item.map(|result| result.map_err(Error::from)));
+        };
+        if let Some(limits) = &self.limits {
+            let rows = self.rows + batch.num_rows() as u64;
+            if let Some(error) = limits.result_exceeded(rows) {
+                self.stream = None;
+                return Poll::Ready(Some(Err(error)));
+            }
+            if limits.result_rows.is_some_and(|limit| rows > limit) {
+                // result_overflow_mode = 'break': this block is the last.
+                self.stream = None;
+            }
+            self.rows = rows;
         }
+        Poll::Ready(Some(Ok(batch)))
     }
 }
 
@@ -1476,6 +1502,22 @@ async fn guarded<T>(work: impl std::future::Future<Output = Result<T>>) -> Resul
     {
         Ok(result) => result,
         Err(panic) => Err(panicked(panic.as_ref())),
+    }
+}
+
+/// Runs a statement within `limit` (`None`: unlimited): TIMEOUT_EXCEEDED when planning it or,
+/// later, reading its result takes longer.
+async fn within(
+    limit: Option<std::time::Duration>,
+    statement: impl std::future::Future<Output = Result<QueryResult>>,
+) -> Result<QueryResult> {
+    let Some(limit) = limit else {
+        return statement.await;
+    };
+    let deadline = tokio::time::Instant::now() + limit;
+    match tokio::time::timeout_at(deadline, statement).await {
+        Ok(result) => Ok(result?.with_deadline(deadline, limit)),
+        Err(_) => Err(timeout_exceeded(limit)),
     }
 }
 

@@ -192,6 +192,9 @@ fn datafusion_code(error: &datafusion::error::DataFusionError) -> ErrorCode {
     match error {
         E::External(inner) => match inner.downcast_ref::<Error>() {
             Some(engine) => engine.code(),
+            // A pattern the regex functions cannot compile (ClickHouse: BAD_ARGUMENTS, "not a
+            // valid re2 pattern").
+            None if inner.to_string().starts_with("regex parse error") => ErrorCode::BAD_ARGUMENTS,
             None => ErrorCode::LOGICAL_ERROR,
         },
         E::Context(_, inner) | E::Diagnostic(_, inner) => datafusion_code(inner),

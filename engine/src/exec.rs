@@ -5,6 +5,7 @@
 pub mod expressions;
 pub mod insert;
 pub mod join_defaults;
+pub mod limits;
 pub mod memory;
 pub mod numbers;
 pub mod planner;

@@ -1,5 +1,6 @@
-//! Server-wide limits: `max_connections` refuses the connection past it on both front ends with
-//! their own errors, and frees its place when a connection ends.
+//! Limits over both front ends: `max_connections` refuses the connection past it with each
+//! protocol's error and frees its place when a connection ends; hostile statements get errors;
+//! query limits (time, rows, the primary key) hold however each protocol's clients set them.
 
 mod common;
 
@@ -165,4 +166,113 @@ async fn hostile_statements_get_errors_and_the_server_lives() {
     let row = pg.query_one(&statement, &[&41i32]).await.unwrap();
     assert_eq!(row.get::<_, &str>(0), "42");
     native.ping().await.unwrap();
+}
+
+/// Query limits live in the engine's session, so both front ends honour the same ones, set the
+/// way each protocol's clients set them: PostgreSQL's `statement_timeout` and ClickHouse's
+/// `max_execution_time` by SET over pgwire, per-query settings over native; `max_rows_to_read`,
+/// `max_result_rows` and `force_primary_key` from a SET or the query's SETTINGS on either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_limits_hold_on_both_wires() {
+    use granary_protocol::client::QueryOptions;
+    use granary_protocol::packet::settings::Setting;
+
+    let server = ServerProcess::start();
+    let pg = server.connect("default").await.unwrap();
+    let mut native = Client::connect(native(&server)).await.unwrap();
+    let long = "SELECT count() FROM numbers(100000000000) WHERE number % 7 = 3";
+    let sqlstate = |error: tokio_postgres::Error| {
+        error
+            .as_db_error()
+            .map(|error| error.code().code().to_string())
+            .unwrap_or_else(|| panic!("not a server error: {error}"))
+    };
+
+    // PostgreSQL's statement_timeout (milliseconds, or with a unit), as psql or psycopg set it.
+    pg.simple_query("SET statement_timeout = 300")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let error = pg.simple_query(long).await.unwrap_err();
+    assert_eq!(sqlstate(error), "57014");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let shown = pg.simple_query("SHOW statement_timeout").await.unwrap();
+    let shown = shown.iter().find_map(|message| match message {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    });
+    assert_eq!(shown.as_deref(), Some("300ms"));
+    // The extended protocol too.
+    let error = pg.query(long, &[]).await.unwrap_err();
+    assert_eq!(sqlstate(error), "57014");
+    let error = pg
+        .simple_query("SET statement_timeout = 'soon'")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(error), "22023");
+    pg.simple_query("SET statement_timeout = 0").await.unwrap();
+    pg.simple_query("SET max_execution_time = 0.3")
+        .await
+        .unwrap();
+    let error = pg.simple_query(long).await.unwrap_err();
+    assert_eq!(sqlstate(error), "57014");
+    pg.simple_query("SET max_execution_time = 0").await.unwrap();
+    pg.simple_query("SELECT count() FROM numbers(1000)")
+        .await
+        .unwrap();
+
+    // Native: per-query settings, as clickhouse-driver sends them.
+    let with = |name: &str, value: &str| QueryOptions {
+        settings: vec![Setting::new(name, value)],
+        ..QueryOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let error = native
+        .execute_with(long, with("max_execution_time", "0.3"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::TIMEOUT_EXCEEDED);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let error = native
+        .execute_with(
+            "SELECT sum(number) FROM numbers(1000)",
+            with("max_rows_to_read", "100"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::TOO_MANY_ROWS);
+    // A per-query setting lasts for its query only.
+    native
+        .execute("SELECT sum(number) FROM numbers(1000)")
+        .await
+        .unwrap();
+
+    native
+        .execute("CREATE TABLE keyed (k UInt64, v UInt64) ENGINE = MergeTree ORDER BY k")
+        .await
+        .unwrap();
+    native
+        .execute("INSERT INTO keyed SELECT number, number FROM numbers(100)")
+        .await
+        .unwrap();
+    let error = native
+        .execute_with("SELECT sum(v) FROM keyed", with("force_primary_key", "1"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::INDEX_NOT_USED);
+    pg.simple_query("SET force_primary_key = 1").await.unwrap();
+    let error = pg
+        .simple_query("SELECT sum(v) FROM keyed WHERE v > 3")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(error), "54000");
+    pg.simple_query("SELECT sum(v) FROM keyed WHERE k > 3")
+        .await
+        .unwrap();
+    pg.simple_query("SET max_result_rows = 5").await.unwrap();
+    let error = pg
+        .simple_query("SELECT k FROM keyed WHERE k < 50")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(error), "54000");
 }

@@ -19,6 +19,7 @@ use datafusion::physical_plan::streaming::PartitionStream;
 use granary_protocol::ErrorCode;
 use granary_protocol::types::{DataType, field_for};
 
+use super::limits::QueryLimits;
 use super::scan::QueryStats;
 use crate::Error;
 
@@ -140,21 +141,37 @@ impl PartitionStream for Numbers {
             .session_config()
             .get_extension::<QueryStats>()
             .unwrap_or_default();
+        let limits = ctx
+            .session_config()
+            .get_extension::<QueryLimits>()
+            .unwrap_or_default();
         let end = self.count.map(|count| self.start.saturating_add(count));
-        let blocks = futures::stream::unfold(self.start, move |next| {
+        let blocks = futures::stream::unfold(Some(self.start), move |next| {
             let schema = Arc::clone(&schema);
             let stats = Arc::clone(&stats);
+            let limits = Arc::clone(&limits);
             async move {
-                let stop = match end {
+                let next = next?;
+                let mut rows = match end {
                     Some(end) if next >= end => return None,
-                    Some(end) => end.min(next.saturating_add(BLOCK_ROWS)),
-                    None => next.saturating_add(BLOCK_ROWS),
+                    Some(end) => (end - next).min(BLOCK_ROWS),
+                    None => BLOCK_ROWS,
                 };
+                if let Some(limit) = limits.rows_to_read {
+                    // Past `max_rows_to_read` only once a row beyond it is generated, so that a
+                    // LIMIT within it (which stops reading) is answered, as in ClickHouse.
+                    let read = stats.read.rows();
+                    if let Err(error) = limits.check_rows_to_read(read) {
+                        return Some((Err(error.into()), None));
+                    }
+                    rows = rows.min(limit.saturating_add(1) - read);
+                }
+                let stop = next.saturating_add(rows);
                 stats.read.add(stop - next, (stop - next) * 8);
                 let values = UInt64Array::from_iter_values(next..stop);
                 let batch =
                     RecordBatch::try_new(schema, vec![Arc::new(values)]).map_err(Into::into);
-                Some((batch, stop))
+                Some((batch, Some(stop)))
             }
         });
         Box::pin(RecordBatchStreamAdapter::new(

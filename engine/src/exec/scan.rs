@@ -32,6 +32,7 @@ use datafusion::physical_plan::{
 };
 use granary_protocol::{DataType, ErrorCode};
 
+use super::limits::QueryLimits;
 use super::pruning::key_condition;
 use crate::catalog::Table;
 use crate::error::{Error, Result};
@@ -87,7 +88,7 @@ impl TableProvider for MergeTreeProvider {
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
-        _limit: Option<usize>,
+        limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let stats = state
             .config()
@@ -102,7 +103,15 @@ impl TableProvider for MergeTreeProvider {
             partitions,
             stats,
         )?;
-        Ok(Arc::new(plan))
+        // The rows `max_rows_to_read` counts: a LIMIT without filters reads no more than it.
+        let rows_to_read = match limit {
+            Some(limit) => plan.rows_to_read.min(limit as u64),
+            None => plan.rows_to_read,
+        };
+        Ok(Arc::new(MergeTreeScan {
+            rows_to_read,
+            ..plan
+        }))
     }
 }
 
@@ -156,6 +165,17 @@ fn plan_scan(
     let primary_columns = index_columns(&layout.sorting_key[..layout.primary_key_len]);
     let primary_condition = condition_on(filters, &primary_columns);
     let primary_types: Vec<DataType> = primary_columns.iter().map(|(_, t)| t.clone()).collect();
+    // What `force_primary_key` refuses: a key that this scan's filters do not narrow.
+    let unused_primary_key = (!primary_columns.is_empty()
+        && !snapshot.parts.is_empty()
+        && primary_condition.is_unconstrained())
+    .then(|| {
+        primary_columns
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
 
     let mut tasks = Vec::new();
     let mut total_granules = 0usize;
@@ -241,6 +261,8 @@ fn plan_scan(
             "parts={selected_parts}/{}, granules={selected_granules}/{total_granules}",
             snapshot.parts.len()
         ),
+        unused_primary_key,
+        rows_to_read: rows,
         stats,
         properties: Arc::new(properties),
     })
@@ -265,8 +287,28 @@ pub struct MergeTreeScan {
     tasks: Arc<Vec<Vec<ReadTask>>>,
     rows: Precision<usize>,
     summary: String,
+    /// The primary key (its columns) when the filters do not narrow it.
+    unused_primary_key: Option<String>,
+    /// The rows the scan is to read, checked against `max_rows_to_read` before it starts.
+    rows_to_read: u64,
     stats: Arc<QueryStats>,
     properties: Arc<PlanProperties>,
+}
+
+impl MergeTreeScan {
+    /// What the query's limits say of this scan before it reads: `force_primary_key` and the
+    /// rows the primary key left to read against `max_rows_to_read`.
+    fn check_limits(&self, limits: &QueryLimits) -> Result<()> {
+        if limits.force_primary_key
+            && let Some(key) = &self.unused_primary_key
+        {
+            return Err(Error::query(
+                ErrorCode::INDEX_NOT_USED,
+                format!("Primary key ({key}) is not used and setting 'force_primary_key' is set"),
+            ));
+        }
+        limits.check_rows_to_read(self.rows_to_read)
+    }
 }
 
 impl DisplayAs for MergeTreeScan {
@@ -320,8 +362,13 @@ impl ExecutionPlan for MergeTreeScan {
     fn execute(
         &self,
         partition: usize,
-        _context: Arc<TaskContext>,
+        context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
+        let limits = context
+            .session_config()
+            .get_extension::<QueryLimits>()
+            .unwrap_or_default();
+        self.check_limits(&limits)?;
         let tasks = self.tasks.get(partition).cloned().unwrap_or_default();
         let mut builder = RecordBatchReceiverStream::builder(Arc::clone(&self.schema), 2);
         let sender = builder.tx();
@@ -339,12 +386,15 @@ impl ExecutionPlan for MergeTreeScan {
             for task in tasks {
                 match task {
                     ReadTask::Granules { part, granules } => {
+                        // Past the limit with what the query's scans have read so far.
+                        limits.check_rows_to_read(stats.read.rows())?;
                         let batch = part.read_granules(&columns, granules, &stats.read)?;
                         if sender.blocking_send(Ok(batch)).is_err() {
                             return Ok(()); // the query stopped reading
                         }
                     }
                     ReadTask::Final { parts } => {
+                        limits.check_rows_to_read(stats.read.rows())?;
                         let mut stream = table.data.read_final(&parts, FINAL_CHUNK_ROWS)?;
                         while let Some(chunk) = stream.next_chunk()? {
                             let batch = chunk.project(&projection)?;

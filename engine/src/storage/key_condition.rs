@@ -62,6 +62,11 @@ impl KeyCondition {
             alternatives: vec![Vec::new()],
         }
     }
+
+    /// Whether the condition narrows nothing: one of its alternatives constrains no column.
+    pub fn is_unconstrained(&self) -> bool {
+        self.alternatives.iter().any(Vec::is_empty)
+    }
 }
 
 /// A range of one key column, with its comparators built once for all granules.

@@ -5,6 +5,7 @@ mod crash;
 mod database;
 mod database_crash;
 mod dedup;
+mod fuzz;
 mod merges;
 mod parameters;
 mod parts;

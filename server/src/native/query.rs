@@ -125,29 +125,11 @@ async fn execute(
         Ok(None) => {}
     }
     let started = Instant::now();
-    let deadline = settings.max_execution_time;
-    let running = connection.session.execute(&sql);
-    let result = match deadline {
-        Some(limit) => match tokio::time::timeout(limit, running).await {
-            Ok(result) => result,
-            Err(_) => return Ok(Err(timeout(limit))),
-        },
-        None => running.await,
-    };
-    match result {
+    // The engine's session bounds the statement (max_execution_time, max_result_rows, ...).
+    match connection.session.execute(&sql).await {
         Err(error) => Ok(Err(from_engine(&error))),
-        Ok(result) => stream(connection, result, context, method, settings, started).await,
+        Ok(result) => stream(connection, result, context, method, started).await,
     }
-}
-
-fn timeout(limit: Duration) -> Exception {
-    exception::new(
-        ErrorCode::TIMEOUT_EXCEEDED,
-        &format!(
-            "Timeout exceeded: elapsed more than the maximum execution time {:.3} seconds",
-            limit.as_secs_f64()
-        ),
-    )
 }
 
 /// Streams a statement's result: the header before any row, then each batch as a Data block,
@@ -157,7 +139,6 @@ async fn stream(
     mut result: QueryResult,
     context: &Context,
     method: Option<Method>,
-    settings: &QuerySettings,
     started: Instant,
 ) -> ProtocolResult<Result<(), Exception>> {
     let schema = result.schema();
@@ -186,9 +167,6 @@ async fn stream(
         calculated_rows_before_limit: true,
         ..ProfileInfo::default()
     };
-    let deadline = settings
-        .max_execution_time
-        .map(|limit| (started + limit, limit));
     loop {
         let next = tokio::select! {
             batch = result.next() => batch,
@@ -213,10 +191,6 @@ async fn stream(
                     }
                 }
             }
-            _ = sleep_until(deadline.map(|(at, _)| at)) => {
-                let limit = deadline.map(|(_, limit)| limit).unwrap_or_default();
-                return Ok(Err(timeout(limit)));
-            }
         };
         let Some(batch) = next else { break };
         let batch = match batch {
@@ -229,17 +203,6 @@ async fn stream(
         profile.rows += batch.num_rows() as u64;
         profile.blocks += 1;
         profile.bytes += batch.get_array_memory_size() as u64;
-        if let Some(limit) = settings.max_result_rows
-            && profile.rows > limit
-        {
-            return Ok(Err(exception::new(
-                ErrorCode::TOO_MANY_ROWS_OR_BYTES,
-                &format!(
-                    "Limit for result exceeded, max rows: {limit}, current rows: {}",
-                    profile.rows
-                ),
-            )));
-        }
         if progress.due() {
             let packet = ServerPacket::Progress(progress.update(&result));
             connection.send(&[packet]).await.map_err(io)?;
@@ -259,13 +222,6 @@ async fn stream(
     }
     connection.send_bytes(&out).await.map_err(io)?;
     Ok(Ok(()))
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn send_data(

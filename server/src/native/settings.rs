@@ -2,8 +2,6 @@
 //! skips any other unless the client marked it important, which refuses the query with
 //! UNKNOWN_SETTING (so a client that needs `insert_deduplication_token` honoured can insist).
 
-use std::time::Duration;
-
 use granary_engine::Session;
 use granary_protocol::ErrorCode;
 use granary_protocol::compress::Method;
@@ -17,23 +15,18 @@ use super::exception;
 pub struct QuerySettings {
     /// How result blocks are compressed when the query asked for compression.
     pub compression: Method,
-    /// `max_execution_time`: the query fails with TIMEOUT_EXCEEDED after this long.
-    pub max_execution_time: Option<Duration>,
-    /// `max_result_rows`: a result with more rows fails with TOO_MANY_ROWS_OR_BYTES.
-    pub max_result_rows: Option<u64>,
 }
 
 impl Default for QuerySettings {
     fn default() -> Self {
         QuerySettings {
             compression: Method::Lz4,
-            max_execution_time: None,
-            max_result_rows: None,
         }
     }
 }
 
-/// Settings the engine session honours for the query's duration.
+/// Settings the engine session honours for the query's duration besides its limits
+/// (`max_execution_time`, `max_result_rows`, ...: [`granary_engine::exec::limits::NAMES`]).
 const SESSION_SETTINGS: &[&str] = &["insert_deduplication_token", "readonly"];
 
 /// The session settings a query changed, to put back when it ends.
@@ -71,7 +64,9 @@ pub fn apply(
             )
         };
         match name {
-            _ if SESSION_SETTINGS.contains(&name) => {
+            _ if SESSION_SETTINGS.contains(&name)
+                || granary_engine::exec::limits::NAMES.contains(&name) =>
+            {
                 let previous = session.setting(name).map(str::to_string);
                 session
                     .set_setting(name, Some(value))
@@ -94,16 +89,6 @@ pub fn apply(
             "network_zstd_compression_level" => {
                 zstd_level = value.parse().map_err(|_| invalid("an integer"))?;
             }
-            "max_execution_time" => {
-                let seconds: f64 = value.parse().map_err(|_| invalid("a number of seconds"))?;
-                query.max_execution_time = (seconds > 0.0 && seconds.is_finite())
-                    .then(|| Duration::from_secs_f64(seconds));
-            }
-            "max_result_rows" => {
-                let rows: u64 = value.parse().map_err(|_| invalid("a number of rows"))?;
-                query.max_result_rows = (rows > 0).then_some(rows);
-            }
-            "result_overflow_mode" if value == "throw" => {}
             _ if setting.is_important() => {
                 return Err(exception::new(
                     ErrorCode::UNKNOWN_SETTING,

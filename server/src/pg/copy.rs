@@ -183,8 +183,15 @@ struct Decoder {
     ended: bool,
     /// Data not yet made into rows (an incomplete row).
     buffer: Vec<u8>,
+    /// The buffer length at which to look for rows again (0: at the next message).
+    retry_at: usize,
     columns: usize,
 }
+
+/// The longest row a COPY takes (PostgreSQL's limit is 1 GB).
+const MAX_ROW_BYTES: usize = 256 << 20;
+/// The least that must arrive before an incomplete row is looked at again.
+const RETRY_BYTES: usize = 64 << 10;
 
 type RowSink<'s> = dyn FnMut(Vec<Option<Field<'_>>>) -> Result<(), Refusal> + 's;
 
@@ -200,26 +207,47 @@ impl Decoder {
             binary_started: false,
             ended: false,
             buffer: Vec::new(),
+            retry_at: 0,
             columns,
         }
     }
 
     /// Hands every complete row in the buffer to `sink`; with `last`, the data is complete (a
     /// final line may lack its newline).
+    ///
+    /// A row that arrives in many messages is looked for again only once the buffer has doubled
+    /// (or at the end), so a long row costs time in proportion to its length; one longer than
+    /// [`MAX_ROW_BYTES`] is refused.
     fn decode(&mut self, last: bool, sink: &mut RowSink<'_>) -> Result<(), Refusal> {
         if self.ended {
             self.buffer.clear();
             return Ok(());
         }
-        let buffer = std::mem::take(&mut self.buffer);
+        if !last && self.buffer.len() < self.retry_at {
+            return Ok(());
+        }
+        let mut buffer = std::mem::take(&mut self.buffer);
         let consumed = match self.format {
             CopyFormat::Text => self.text_rows(&buffer, last, sink)?,
             CopyFormat::Csv => self.csv_rows(&buffer, last, sink)?,
             CopyFormat::Binary => self.binary_rows(&buffer, sink)?,
         };
-        if !self.ended {
-            self.buffer = buffer[consumed..].to_vec();
+        if self.ended {
+            return Ok(());
         }
+        buffer.drain(..consumed);
+        if buffer.len() > MAX_ROW_BYTES {
+            return Err(Refusal {
+                sqlstate: "54000",
+                message: format!("a COPY row is longer than {MAX_ROW_BYTES} bytes"),
+            });
+        }
+        self.retry_at = if buffer.is_empty() {
+            0
+        } else {
+            (buffer.len() * 2).max(buffer.len() + RETRY_BYTES)
+        };
+        self.buffer = buffer;
         Ok(())
     }
 
@@ -591,6 +619,115 @@ mod tests {
             ]
         );
         assert!(rows("COPY t FROM STDIN (FORMAT csv)", 1, &[b"\"open"]).is_err());
+    }
+
+    fn binary_sample() -> Vec<u8> {
+        let mut data = BINARY_SIGNATURE.to_vec();
+        data.extend_from_slice(&0i32.to_be_bytes());
+        data.extend_from_slice(&0i32.to_be_bytes());
+        for value in [7i32, -3] {
+            data.extend_from_slice(&2i16.to_be_bytes());
+            data.extend_from_slice(&4i32.to_be_bytes());
+            data.extend_from_slice(&value.to_be_bytes());
+            data.extend_from_slice(&(-1i32).to_be_bytes());
+        }
+        data.extend_from_slice(&(-1i16).to_be_bytes());
+        data
+    }
+
+    /// COPY statements and data as clients send them: the fuzzer's seeds.
+    fn corpus() -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            (
+                "COPY t FROM STDIN",
+                b"1\ta\\tb\n2\t\\N\n3\tx\\\\y\\101\r\n\\.\n".to_vec(),
+            ),
+            (
+                "COPY t FROM STDIN WITH (FORMAT csv, HEADER true)",
+                b"id,name\n1,\"a, \"\"q\"\"\"\n2,\"line\none\"\r\n3,\n".to_vec(),
+            ),
+            (
+                "COPY t FROM STDIN WITH (FORMAT csv, DELIMITER ';', NULL 'x', QUOTE '''')",
+                b"1;'a;b'\nx;x\n".to_vec(),
+            ),
+            ("COPY t FROM STDIN (FORMAT binary)", binary_sample()),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 3000,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Any bytes, cut into any messages, decode without a panic to the rows (or the
+        /// refusal) the same bytes give in one message.
+        #[test]
+        fn copy_data_decodes_the_same_however_it_is_cut(
+            seed in 0usize..4,
+            edits in proptest::collection::vec(
+                (proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()),
+                0..6,
+            ),
+            cuts in proptest::collection::vec(proptest::prelude::any::<usize>(), 0..5),
+        ) {
+            let corpus = corpus();
+            let (sql, data) = &corpus[seed];
+            let mut data = data.clone();
+            for (at, value) in edits {
+                let at = at % (data.len() + 1);
+                match value % 3 {
+                    0 if at < data.len() => data[at] = value,
+                    1 if at < data.len() => {
+                        data.remove(at);
+                    }
+                    _ => data.insert(at, value),
+                }
+            }
+            let mut points: Vec<usize> = cuts.iter().map(|cut| cut % (data.len() + 1)).collect();
+            points.sort_unstable();
+            let mut chunks: Vec<&[u8]> = Vec::new();
+            let mut start = 0;
+            for point in points {
+                chunks.push(&data[start..point]);
+                start = point;
+            }
+            chunks.push(&data[start..]);
+            let whole = rows(sql, 2, &[&data]).map_err(|refusal| refusal.sqlstate);
+            let cut = rows(sql, 2, &chunks).map_err(|refusal| refusal.sqlstate);
+            proptest::prop_assert_eq!(whole, cut);
+        }
+    }
+
+    #[test]
+    fn a_long_row_is_looked_at_again_only_as_it_doubles() {
+        let mut decoder = Decoder::new(&parse_copy("COPY t FROM STDIN").unwrap(), 1);
+        let chunk = vec![b'a'; 8 << 10];
+        let mut rows = 0;
+        let mut scans = 0;
+        // 64 MiB of one line in 8 KiB messages.
+        for _ in 0..8192 {
+            decoder.buffer.extend_from_slice(&chunk);
+            if decoder.buffer.len() >= decoder.retry_at {
+                scans += 1;
+            }
+            decoder
+                .decode(false, &mut |_| {
+                    rows += 1;
+                    Ok(())
+                })
+                .unwrap();
+        }
+        assert!(scans <= 12, "{scans} scans of the row");
+        decoder.buffer.extend_from_slice(b"\n");
+        decoder
+            .decode(true, &mut |fields| {
+                assert_eq!(fields.len(), 1);
+                rows += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(rows, 1);
     }
 
     #[test]

@@ -31,9 +31,14 @@ pub fn sqlstate(code: ErrorCode) -> &'static str {
         | ErrorCode::PARAMETER_OUT_OF_BOUND => "22003",
         ErrorCode::BAD_ARGUMENTS => "22023",
         ErrorCode::READONLY => "25006",
-        ErrorCode::QUERY_WAS_CANCELLED | ErrorCode::QUERY_WAS_CANCELLED_BY_CLIENT => "57014",
+        ErrorCode::QUERY_WAS_CANCELLED
+        | ErrorCode::QUERY_WAS_CANCELLED_BY_CLIENT
+        | ErrorCode::TIMEOUT_EXCEEDED => "57014",
         ErrorCode::MEMORY_LIMIT_EXCEEDED => "53200",
-        ErrorCode::TOO_MANY_ROWS => "54000",
+        // Query-complexity limits: max_rows_to_read, max_result_rows, force_primary_key.
+        ErrorCode::TOO_MANY_ROWS
+        | ErrorCode::TOO_MANY_ROWS_OR_BYTES
+        | ErrorCode::INDEX_NOT_USED => "54000",
         _ => "XX000",
     }
 }

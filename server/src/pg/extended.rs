@@ -432,7 +432,9 @@ impl Handler {
                 }
                 StatementKind::Engine(sql) | StatementKind::Catalog(sql) => {
                     let context = self.pg_context();
+                    let timeout = self.settings.lock().statement_timeout();
                     let session = &mut connection.session;
+                    session.set_statement_timeout(timeout);
                     let result = if matches!(statement.kind, StatementKind::Catalog(_)) {
                         tokio::select! {
                             result = session.execute_postgres(sql, &context, &portal.parameters) => Some(result),

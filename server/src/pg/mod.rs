@@ -13,6 +13,7 @@ pub mod composite;
 pub mod copy;
 pub mod errors;
 pub mod extended;
+pub mod framing;
 pub mod parameters;
 pub mod rows;
 pub mod serve;
@@ -517,7 +518,9 @@ impl Handler {
             }
             StatementKind::Engine(sql) | StatementKind::Catalog(sql) => {
                 let token = self.running.start();
+                let timeout = self.settings.lock().statement_timeout();
                 let session = &mut connection.session;
+                session.set_statement_timeout(timeout);
                 let context = self.pg_context();
                 let result = if catalog {
                     tokio::select! {

@@ -13,6 +13,9 @@ use pgwire::messages::PgWireFrontendMessage;
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio_util::codec::{Framed, FramedParts};
+
+use super::framing::CheckedStream;
 
 /// How long a client has to finish the startup (PostgreSQL's `authentication_timeout` is 60 s).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -29,10 +32,15 @@ pub async fn serve<H: PgWireServerHandlers>(
         // Too slow a start.
         return Ok(());
     };
-    let Some(mut socket) = negotiated? else {
+    let Some(negotiated) = negotiated? else {
         // Direct TLS, which is not offered.
         return Ok(());
     };
+    // From here on pgwire reads whole, checked messages only (framing.rs).
+    let parts = negotiated.into_parts();
+    let mut checked = FramedParts::new(CheckedStream::new(parts.io, parts.read_buf), parts.codec);
+    checked.write_buf = parts.write_buf;
+    let mut socket = Framed::from_parts(checked);
     let startup = handlers.startup_handler();
     let simple = handlers.simple_query_handler();
     let extended = handlers.extended_query_handler();
@@ -68,7 +76,21 @@ pub async fn serve<H: PgWireServerHandlers>(
         let message = match message {
             Some(Ok(PgWireFrontendMessage::Terminate(_))) | None => return Ok(()),
             Some(Ok(message)) => message,
-            Some(Err(error)) => return Err(std::io::Error::other(error.to_string())),
+            Some(Err(error)) => {
+                // A malformed message: the connection cannot be read on (PostgreSQL closes it
+                // with FATAL 08P01 too).
+                let info = pgwire::error::ErrorInfo::new(
+                    "FATAL".to_string(),
+                    "08P01".to_string(),
+                    format!("invalid frontend message: {error}"),
+                );
+                let _ = socket
+                    .send(pgwire::messages::PgWireBackendMessage::ErrorResponse(
+                        info.into(),
+                    ))
+                    .await;
+                return Ok(());
+            }
         };
         if let (PgWireConnectionState::CopyInProgress(false), PgWireFrontendMessage::CopyDone(_)) =
             (socket.state(), &message)

@@ -32,6 +32,55 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("transaction_isolation", "read committed"),
 ];
 
+/// Settings that are durations in milliseconds, written with or without a unit.
+const TIMEOUTS: &[&str] = &[
+    "idle_in_transaction_session_timeout",
+    "lock_timeout",
+    "statement_timeout",
+];
+
+/// Units of a duration setting, in milliseconds, largest first (as PostgreSQL shows them).
+const UNITS: &[(&str, f64)] = &[
+    ("d", 86_400_000.0),
+    ("h", 3_600_000.0),
+    ("min", 60_000.0),
+    ("s", 1_000.0),
+    ("ms", 1.0),
+    ("us", 0.001),
+];
+
+/// A duration setting's value in milliseconds: `5000`, `'5s'`, `'1.5min'`, `'100 ms'`
+/// (PostgreSQL's forms; rounded to a millisecond, at most i32::MAX as in PostgreSQL).
+fn milliseconds(value: &str) -> Option<u64> {
+    let text = value.trim();
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(text.len());
+    let number: f64 = text[..number_end].parse().ok()?;
+    let unit = text[number_end..].trim();
+    let scale = if unit.is_empty() {
+        1.0
+    } else {
+        UNITS.iter().find(|(name, _)| *name == unit)?.1
+    };
+    let milliseconds = (number * scale).round();
+    (milliseconds.is_finite() && (0.0..=f64::from(i32::MAX)).contains(&milliseconds))
+        .then_some(milliseconds as u64)
+}
+
+/// Milliseconds as PostgreSQL's `SHOW` writes them: in the largest unit that divides them.
+fn show_milliseconds(milliseconds: u64) -> String {
+    if milliseconds == 0 {
+        return "0".to_string();
+    }
+    UNITS
+        .iter()
+        .filter(|(_, scale)| *scale >= 1.0)
+        .find(|(_, scale)| milliseconds.is_multiple_of(*scale as u64))
+        .map(|(unit, scale)| format!("{}{unit}", milliseconds / (*scale as u64)))
+        .unwrap_or_else(|| format!("{milliseconds}ms"))
+}
+
 /// Settings that can be shown but not set.
 const READ_ONLY: &[(&str, &str)] = &[
     ("integer_datetimes", "on"),
@@ -214,7 +263,7 @@ impl PgSettings {
                 });
             }
         }
-        let value = if value.eq_ignore_ascii_case("default") {
+        let mut value = if value.eq_ignore_ascii_case("default") {
             DEFAULTS
                 .iter()
                 .find(|(known, _)| *known == name)
@@ -222,8 +271,30 @@ impl PgSettings {
         } else {
             value
         };
+        if TIMEOUTS.contains(&name) {
+            let Some(milliseconds) = milliseconds(&value) else {
+                return Err(Refusal {
+                    sqlstate: "22023",
+                    message: format!(
+                        "invalid value for parameter \"{name}\": \"{value}\" (valid units are \
+                         \"us\", \"ms\", \"s\", \"min\", \"h\" and \"d\")"
+                    ),
+                });
+            };
+            value = show_milliseconds(milliseconds);
+        }
         self.values.insert(name.to_string(), value);
         Ok(Request::Set)
+    }
+
+    /// `statement_timeout`, which the engine's session enforces as it does
+    /// `max_execution_time` (`None`: 0, no timeout).
+    pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        self.values
+            .get("statement_timeout")
+            .and_then(|value| milliseconds(value))
+            .filter(|milliseconds| *milliseconds > 0)
+            .map(std::time::Duration::from_millis)
     }
 
     /// The value of a setting (kept here or read-only), if it is one of them.
@@ -275,6 +346,48 @@ mod tests {
                 "15.0 (Granary 0.1.0)".into()
             )))
         );
+    }
+
+    #[test]
+    fn timeouts_take_postgresqls_units_and_show_as_it_does() {
+        let mut settings = PgSettings::new("15.0");
+        assert_eq!(settings.statement_timeout(), None);
+        for (given, shown, millis) in [
+            ("5000", "5s", 5000),
+            ("'1500'", "1500ms", 1500),
+            ("'2min'", "2min", 120_000),
+            ("'1.5s'", "1500ms", 1500),
+            ("'100 ms'", "100ms", 100),
+        ] {
+            assert_eq!(
+                settings.handle(&format!("SET statement_timeout = {given}")),
+                Some(Ok(Request::Set)),
+                "{given}"
+            );
+            assert_eq!(settings.value("statement_timeout").as_deref(), Some(shown));
+            assert_eq!(
+                settings.statement_timeout(),
+                Some(std::time::Duration::from_millis(millis))
+            );
+        }
+        assert_eq!(
+            settings.handle("SET statement_timeout = 0"),
+            Some(Ok(Request::Set))
+        );
+        assert_eq!(settings.statement_timeout(), None);
+        for bad in ["'abc'", "'5 parsecs'", "-1", "'99999999999'"] {
+            assert!(
+                matches!(
+                    settings.handle(&format!("SET statement_timeout = {bad}")),
+                    Some(Err(Refusal {
+                        sqlstate: "22023",
+                        ..
+                    }))
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(settings.value("statement_timeout").as_deref(), Some("0"));
     }
 
     #[test]

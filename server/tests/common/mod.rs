@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 
 use tokio_postgres::{Client, NoTls};
 
+pub mod raw;
+
 pub struct ServerProcess {
     child: Child,
     /// The PostgreSQL protocol listener.

@@ -9,11 +9,9 @@ mod common;
 use std::time::Duration;
 
 use common::ServerProcess;
-use common::raw::{Raw, data, query};
+use common::raw::{Raw, compressed_query, data, query};
 use granary_protocol::client::{Client, Options};
 use granary_protocol::compress::{Method, compress_frame};
-use granary_protocol::packet::client::{ClientInfo, Query, STAGE_COMPLETE};
-use granary_protocol::packet::revision;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -206,20 +204,8 @@ async fn hostile_clients_on_both_wires_leave_the_server_serving_with_its_memory_
     drop(raw);
 
     let mut raw = Raw::connect(server.native_addr).await;
-    let mut packet = Vec::new();
-    Query {
-        query_id: String::new(),
-        client_info: Some(ClientInfo::tcp("raw", 24, 8, 1)),
-        settings: Vec::new(),
-        interserver_secret: String::new(),
-        stage: STAGE_COMPLETE,
-        compression: true,
-        sql: "INSERT INTO t (k) VALUES".into(),
-        parameters: Vec::new(),
-    }
-    .encode(&mut packet, revision::GRANARY)
-    .unwrap();
-    raw.send(&packet).await;
+    raw.send(&compressed_query("INSERT INTO t (k) VALUES"))
+        .await;
     let mut block = data("k", "UInt64", 32 << 20, &[]);
     block.drain(..2); // the packet type and table name stay outside the compressed frame
     block.resize(block.len() + (256 << 20), 0);

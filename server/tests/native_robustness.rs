@@ -8,12 +8,10 @@ mod common;
 use std::net::SocketAddr;
 
 use common::ServerProcess;
-use common::raw::{END, Raw, data, query};
+use common::raw::{END, Raw, compressed_query, data, query};
 use granary_protocol::ErrorCode;
 use granary_protocol::client::{Client, Options};
 use granary_protocol::io::write_var_uint;
-use granary_protocol::packet::client::{ClientInfo, Query, STAGE_COMPLETE};
-use granary_protocol::packet::revision;
 use granary_protocol::packet::server::ServerPacket;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -138,20 +136,7 @@ async fn broken_clients_get_coded_errors_and_the_server_keeps_serving() {
 
     // A compressed block with a frame that lies about its size.
     let mut raw = Raw::connect(address).await;
-    let mut lz4 = Vec::new();
-    Query {
-        query_id: String::new(),
-        client_info: Some(ClientInfo::tcp("raw", 24, 8, 1)),
-        settings: Vec::new(),
-        interserver_secret: String::new(),
-        stage: STAGE_COMPLETE,
-        compression: true,
-        sql: "SELECT 1".into(),
-        parameters: Vec::new(),
-    }
-    .encode(&mut lz4, revision::GRANARY)
-    .unwrap();
-    raw.send(&lz4).await;
+    raw.send(&compressed_query("SELECT 1")).await;
     let mut frame = vec![2, 0];
     frame.extend_from_slice(&[0u8; 16]); // checksum
     frame.push(0x82);

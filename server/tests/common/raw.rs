@@ -91,7 +91,17 @@ impl Raw {
     }
 }
 
+/// A Query packet of `sql` whose data blocks are not compressed.
 pub fn query(sql: &str) -> Vec<u8> {
+    query_packet(sql, false)
+}
+
+/// A Query packet of `sql` whose data blocks (both ways) are compressed frames.
+pub fn compressed_query(sql: &str) -> Vec<u8> {
+    query_packet(sql, true)
+}
+
+fn query_packet(sql: &str, compression: bool) -> Vec<u8> {
     let mut out = Vec::new();
     Query {
         query_id: String::new(),
@@ -99,7 +109,7 @@ pub fn query(sql: &str) -> Vec<u8> {
         settings: Vec::new(),
         interserver_secret: String::new(),
         stage: STAGE_COMPLETE,
-        compression: false,
+        compression,
         sql: sql.to_string(),
         parameters: Vec::new(),
     }

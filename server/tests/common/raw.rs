@@ -18,6 +18,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 pub struct Raw {
     pub reader: PacketReader<OwnedReadHalf>,
     pub writer: OwnedWriteHalf,
+    /// Whether the server's Data packets come compressed (after a [`compressed_query`]).
+    pub compression: bool,
 }
 
 impl Raw {
@@ -39,6 +41,7 @@ impl Raw {
         let mut raw = Raw {
             reader: PacketReader::new(read_half, PACKET_BYTES_MAX),
             writer,
+            compression: false,
         };
         assert!(matches!(raw.receive().await, Some(ServerPacket::Hello(_))));
         let mut out = Vec::new();
@@ -54,7 +57,10 @@ impl Raw {
 
     /// The next packet, or `None` when the server closed the connection.
     pub async fn receive(&mut self) -> Option<ServerPacket> {
-        let context = Context::new(revision::GRANARY);
+        let context = Context {
+            compression: self.compression,
+            ..Context::new(revision::GRANARY)
+        };
         let read = self
             .reader
             .read(|input| ServerPacket::decode(input, &context));
